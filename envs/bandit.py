@@ -1,0 +1,239 @@
+"""Multi-armed bandits: k arms, Bernoulli or Gaussian rewards, H pulls per episode.
+
+The task is the vector of arm means, drawn at episode start from the prior (or a
+finite pool) and kept for the whole episode unless a drift model moves it. Every
+pull is one trial, so an episode of H pulls is H trials of the same task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import jax
+import jax.numpy as jnp
+from flax import struct
+from gymnax.environments import environment, spaces
+
+from metarl.envs import distributions
+from metarl.envs.drift import DriftParams, apply_drift, make_drift, random_walk
+from metarl.envs.validation import ConfigError, check_choice, check_range
+
+REWARD_TYPES = ("bernoulli", "gaussian")
+PRIORS = ("uniform", "beta", "dependent")
+
+
+@struct.dataclass
+class BanditTask:
+    means: jax.Array
+    """[num_arms] float32: success probability (Bernoulli) or mean reward (Gaussian)."""
+
+
+@struct.dataclass
+class BanditState(environment.EnvState):
+    time: jax.Array
+    task: BanditTask
+    task_id: jax.Array
+
+
+@struct.dataclass
+class BanditParams(environment.EnvParams):
+    task_pool: BanditTask | None = None
+    """Tasks to draw from (leading axis = task); None draws from the prior every episode."""
+    drift: DriftParams = DriftParams()
+    prior_a: float = 1.0
+    """Beta prior: first shape parameter."""
+    prior_b: float = 1.0
+    """Beta prior: second shape parameter."""
+    reward_noise: float = 1.0
+    """Gaussian rewards: standard deviation around the arm mean."""
+    reward_scale: float = 1.0
+    """Multiplies every reward (an out-of-distribution knob for evaluation)."""
+    max_steps_in_episode: int = struct.field(pytree_node=False, default=100)
+    num_arms: int = struct.field(pytree_node=False, default=2)
+    reward_type: str = struct.field(pytree_node=False, default="bernoulli")
+    prior: str = struct.field(pytree_node=False, default="uniform")
+
+
+class Bandit(environment.Environment[BanditState, BanditParams]):
+    """k-armed bandit meta-RL environment (one pull per trial)."""
+
+    def __init__(self, num_arms: int = 2):
+        super().__init__()
+        self._num_arms = num_arms
+
+    @property
+    def name(self) -> str:
+        return "Bandit-metarl"
+
+    @property
+    def num_actions(self) -> int:
+        return self._num_arms
+
+    @property
+    def default_params(self) -> BanditParams:
+        return BanditParams(num_arms=self._num_arms)
+
+    # Task operations used by the shared distributions and drift models.
+    def sample_prior(self, key: jax.Array, params: BanditParams) -> BanditTask:
+        k = params.num_arms
+        if params.prior == "uniform":
+            means = jax.random.uniform(key, (k,))
+        elif params.prior == "beta":
+            means = jax.random.beta(key, params.prior_a, params.prior_b, (k,))
+        else:  # dependent: two arms with means p and 1 - p (Wang et al. 2018)
+            p = jax.random.uniform(key)
+            means = jnp.stack([p, 1.0 - p])
+        return BanditTask(means=means.astype(jnp.float32))
+
+    def _walk(self, key: jax.Array, task: BanditTask, drift: DriftParams) -> BanditTask:
+        return BanditTask(means=random_walk(key, task.means, drift))
+
+    @staticmethod
+    def _reverse(task: BanditTask) -> BanditTask:
+        return BanditTask(means=task.means[::-1])
+
+    def _draw(self, key: jax.Array, params: BanditParams):
+        return distributions.draw_task(key, params.task_pool, lambda k: self.sample_prior(k, params))
+
+    def reset_env(self, key: jax.Array, params: BanditParams):
+        task, task_id = self._draw(key, params)
+        state = BanditState(time=jnp.int32(0), task=task, task_id=task_id)
+        return self.get_obs(state, params), state
+
+    def step_env(self, key: jax.Array, state: BanditState, action: jax.Array, params: BanditParams):
+        reward_key, drift_key = jax.random.split(key)
+        means = state.task.means
+        chosen_mean = means[action]
+        if params.reward_type == "bernoulli":
+            reward = (jax.random.uniform(reward_key) < chosen_mean).astype(jnp.float32)
+        else:
+            reward = chosen_mean + params.reward_noise * jax.random.normal(reward_key)
+        best_mean = jnp.max(means)
+        task, event = apply_drift(
+            drift_key,
+            state.task,
+            state.time,
+            params.drift,
+            walk=self._walk,
+            redraw=lambda k: self._draw(k, params)[0],
+            reverse=self._reverse,
+        )
+        next_state = BanditState(time=state.time + 1, task=task, task_id=state.task_id)
+        info = {
+            "trial_boundary": jnp.ones((), bool),
+            "trial": state.time,
+            "task_id": state.task_id,
+            "arm_means": means,
+            "optimal_action": jnp.argmax(means).astype(jnp.int32),
+            "expected_reward": params.reward_scale * chosen_mean,
+            "optimal_expected_reward": params.reward_scale * best_mean,
+            "regret": params.reward_scale * (best_mean - chosen_mean),
+            "change_point": event.change_point,
+            "reversal": event.reversal,
+            "drift_event": event.any,
+        }
+        terminated = jnp.zeros((), bool)
+        return self.get_obs(next_state, params), next_state, params.reward_scale * reward, terminated, info
+
+    def get_obs(self, state: BanditState, params: BanditParams, key=None) -> jax.Array:
+        # The bandit has no observation of its own; the fraction of the episode elapsed
+        # lets an agent plan for the remaining horizon (the RL^2 wrapper adds the rest).
+        return (state.time / params.max_steps_in_episode).astype(jnp.float32)[None]
+
+    def is_terminated(self, state: BanditState, params: BanditParams) -> jax.Array:
+        return jnp.zeros((), bool)
+
+    def action_space(self, params: BanditParams | None = None) -> spaces.Discrete:
+        return spaces.Discrete(self._num_arms)
+
+    def observation_space(self, params: BanditParams) -> spaces.Box:
+        return spaces.Box(0.0, 1.0, (1,), jnp.float32)
+
+    def state_space(self, params: BanditParams) -> spaces.Dict:
+        return spaces.Dict(
+            {
+                "time": spaces.Discrete(params.max_steps_in_episode + 1),
+                "means": spaces.Box(0.0, 1.0, (self._num_arms,), jnp.float32),
+            }
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class BanditConfig:
+    """User-facing knobs of a bandit (the keyword overrides ``make`` accepts)."""
+
+    num_arms: int = 2
+    """Number of arms k."""
+    horizon: int = 100
+    """Pulls per episode H."""
+    reward_type: str = "bernoulli"
+    """'bernoulli' or 'gaussian'."""
+    prior: str = "uniform"
+    """Arm means ~ 'uniform' U(0,1), 'beta' Beta(prior_a, prior_b), or 'dependent' (2 arms: p, 1-p)."""
+    prior_a: float = 1.0
+    prior_b: float = 1.0
+    reward_noise: float = 1.0
+    """Gaussian rewards: reward standard deviation."""
+    reward_scale: float = 1.0
+    num_tasks: int | None = None
+    """Training pool size N; None ('infinite') draws fresh from the prior each episode."""
+    task_seed: int = 0
+    """Seed of the training and held-out pools."""
+    held_out_size: int = 1024
+    """Number of held-out tasks (disjoint from the training pool)."""
+    split: str = "train"
+    """Which tasks episodes use: 'train' (pool or prior) or 'held_out'."""
+    drift: str = "none"
+    """'none', or '+'-joined kinds from random_walk, change_point, reversal."""
+    volatility: float = 0.0
+    hazard: float = 0.0
+    walk_space: str = "logit"
+    walk_low: float = 0.0
+    walk_high: float = 1.0
+    reversal_steps: tuple[int, ...] = ()
+    reversal_period: int = 0
+
+
+def build_bandit(config: BanditConfig, owner: str) -> tuple[Bandit, BanditParams]:
+    check_range(owner, "num_arms", config.num_arms, 2, integer=True)
+    check_range(owner, "horizon", config.horizon, 1, integer=True)
+    check_choice(owner, "reward_type", config.reward_type, REWARD_TYPES)
+    check_choice(owner, "prior", config.prior, PRIORS)
+    if config.prior == "dependent" and config.num_arms != 2:
+        raise ConfigError(f"{owner}: field 'prior' = 'dependent' needs num_arms = 2, got {config.num_arms}")
+    check_range(owner, "prior_a", config.prior_a, 0.0, low_inclusive=False)
+    check_range(owner, "prior_b", config.prior_b, 0.0, low_inclusive=False)
+    check_range(owner, "reward_noise", config.reward_noise, 0.0)
+    check_range(owner, "reward_scale", config.reward_scale)
+    num_tasks = distributions.parse_num_tasks(config.num_tasks)
+    check_range(owner, "task_seed", config.task_seed, 0, integer=True)
+    check_range(owner, "held_out_size", config.held_out_size, 1, integer=True)
+    check_choice(owner, "split", config.split, distributions.SPLITS)
+    drift = make_drift(
+        config.drift,
+        volatility=config.volatility,
+        hazard=config.hazard,
+        walk_space=config.walk_space,
+        walk_low=config.walk_low,
+        walk_high=config.walk_high,
+        reversal_steps=tuple(config.reversal_steps),
+        reversal_period=config.reversal_period,
+        owner=owner,
+    )
+    env = Bandit(num_arms=config.num_arms)
+    params = BanditParams(
+        drift=drift,
+        prior_a=float(config.prior_a),
+        prior_b=float(config.prior_b),
+        reward_noise=float(config.reward_noise),
+        reward_scale=float(config.reward_scale),
+        max_steps_in_episode=config.horizon,
+        num_arms=config.num_arms,
+        reward_type=config.reward_type,
+        prior=config.prior,
+    )
+    train_pool, held_out_pool = distributions.build_task_pools(
+        lambda k: env.sample_prior(k, params), num_tasks, config.task_seed, config.held_out_size
+    )
+    params = params.replace(task_pool=distributions.select_pool(train_pool, held_out_pool, config.split))
+    return env, params
+

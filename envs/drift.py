@@ -1,0 +1,175 @@
+"""Drift models shared by every family: how a task changes inside an episode.
+
+A family says how *its* task is walked, redrawn and reversed; this module decides
+when, with what noise, and reports what happened so ``info`` can carry it.
+
+* ``random_walk``: Gaussian walk of the task's probabilities, with per-step
+  volatility sigma, either on logits or on the bounded interval with reflection.
+* ``change_point``: with hazard h per step, redraw the task from the episode's
+  task source (the prior, or the finite pool: then a change-point moves between
+  memorised tasks, which is what task-location experiments need).
+* ``reversal``: swap the task's good and bad options at scheduled steps.
+
+Kinds combine (e.g. a random walk with occasional change-points); they apply in
+the order walk, change-point, reversal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from metarl.envs.validation import ConfigError, check_choice, check_range
+
+DRIFT_KINDS = ("random_walk", "change_point", "reversal")
+WALK_SPACES = ("logit", "bounded")
+_LOGIT_EPS = 1e-6
+
+
+@struct.dataclass
+class DriftParams:
+    """How the task changes within an episode. Traced fields can be vmapped in a sweep."""
+
+    volatility: float = 0.0
+    """random_walk: standard deviation of the per-step Gaussian increment."""
+    hazard: float = 0.0
+    """change_point: probability per step of redrawing the task."""
+    walk_low: float = 0.0
+    """random_walk (bounded): lower reflecting bound of walked probabilities."""
+    walk_high: float = 1.0
+    """random_walk (bounded): upper reflecting bound of walked probabilities."""
+    kinds: tuple[str, ...] = struct.field(pytree_node=False, default=())
+    """Which drift models are on; () means none. Static: it changes the program."""
+    walk_space: str = struct.field(pytree_node=False, default="logit")
+    """random_walk: 'logit' (walk logit((p-low)/(high-low))) or 'bounded' (reflect at bounds)."""
+    reversal_steps: tuple[int, ...] = struct.field(pytree_node=False, default=())
+    """reversal: the steps (0-based, within an episode) after which the task reverses."""
+    reversal_period: int = struct.field(pytree_node=False, default=0)
+    """reversal: also reverse every this many steps (0 = only at reversal_steps)."""
+
+    @property
+    def active(self) -> bool:
+        return len(self.kinds) > 0
+
+
+def make_drift(
+    kinds: tuple[str, ...] | list[str] | str = (),
+    *,
+    volatility: float = 0.0,
+    hazard: float = 0.0,
+    walk_space: str = "logit",
+    walk_low: float = 0.0,
+    walk_high: float = 1.0,
+    reversal_steps: tuple[int, ...] = (),
+    reversal_period: int = 0,
+    owner: str = "drift",
+) -> DriftParams:
+    """Validated ``DriftParams``. ``kinds`` may be 'none', one kind, or a '+'-joined list."""
+    if isinstance(kinds, str):
+        kinds = () if kinds in ("", "none") else tuple(kinds.split("+"))
+    kinds = tuple(kinds)
+    for kind in kinds:
+        check_choice(owner, "drift", kind, ("none",) + DRIFT_KINDS)
+    if len(set(kinds)) != len(kinds):
+        raise ConfigError(f"{owner}: field 'drift' = {'+'.join(kinds)!r} repeats a kind")
+    check_choice(owner, "walk_space", walk_space, WALK_SPACES)
+    check_range(owner, "volatility", volatility, 0.0)
+    check_range(owner, "hazard", hazard, 0.0, 1.0)
+    check_range(owner, "walk_low", walk_low, 0.0, 1.0)
+    check_range(owner, "walk_high", walk_high, 0.0, 1.0)
+    if walk_low >= walk_high:
+        raise ConfigError(f"{owner}: field 'walk_low' = {walk_low} must be below walk_high = {walk_high}")
+    check_range(owner, "reversal_period", reversal_period, 0, integer=True)
+    for step in reversal_steps:
+        check_range(owner, "reversal_steps", step, 0, integer=True)
+    if "random_walk" in kinds and volatility == 0.0:
+        raise ConfigError(f"{owner}: field 'volatility' must be > 0 when drift includes 'random_walk'")
+    if "change_point" in kinds and hazard == 0.0:
+        raise ConfigError(f"{owner}: field 'hazard' must be > 0 when drift includes 'change_point'")
+    if "reversal" in kinds and not reversal_steps and reversal_period == 0:
+        raise ConfigError(
+            f"{owner}: drift 'reversal' needs 'reversal_steps' (e.g. (50,)) or 'reversal_period' > 0"
+        )
+    return DriftParams(
+        volatility=float(volatility),
+        hazard=float(hazard),
+        walk_low=float(walk_low),
+        walk_high=float(walk_high),
+        kinds=kinds,
+        walk_space=walk_space,
+        reversal_steps=tuple(int(s) for s in reversal_steps),
+        reversal_period=int(reversal_period),
+    )
+
+
+@struct.dataclass
+class DriftEvent:
+    """What the drift models did at one step (ground truth for ``info``)."""
+
+    change_point: jax.Array
+    reversal: jax.Array
+
+    @property
+    def any(self) -> jax.Array:
+        return jnp.logical_or(self.change_point, self.reversal)
+
+
+def random_walk(key: jax.Array, probabilities: jax.Array, drift: DriftParams) -> jax.Array:
+    """One step of the Gaussian walk of probabilities in [walk_low, walk_high]."""
+    noise = drift.volatility * jax.random.normal(key, probabilities.shape, probabilities.dtype)
+    low, high = drift.walk_low, drift.walk_high
+    span = high - low
+    if drift.walk_space == "logit":
+        unit = jnp.clip((probabilities - low) / span, _LOGIT_EPS, 1.0 - _LOGIT_EPS)
+        return low + span * jax.nn.sigmoid(jax.scipy.special.logit(unit) + noise)
+    # Reflect at both bounds: fold the line onto [0, 2*span) and mirror the top half.
+    folded = jnp.mod(probabilities + noise - low, 2.0 * span)
+    return low + jnp.where(folded > span, 2.0 * span - folded, folded)
+
+
+def reversal_due(step: jax.Array, drift: DriftParams) -> jax.Array:
+    """Whether the task reverses after ``step`` (0-based within the episode)."""
+    due = jnp.zeros((), bool)
+    for scheduled in drift.reversal_steps:
+        due = jnp.logical_or(due, step == scheduled)
+    if drift.reversal_period > 0:
+        due = jnp.logical_or(due, (step + 1) % drift.reversal_period == 0)
+    return due
+
+
+def apply_drift(
+    key: jax.Array,
+    task: Any,
+    step: jax.Array,
+    drift: DriftParams,
+    *,
+    walk: Callable[[jax.Array, Any, DriftParams], Any] | None = None,
+    redraw: Callable[[jax.Array], Any] | None = None,
+    reverse: Callable[[Any], Any] | None = None,
+) -> tuple[Any, DriftEvent]:
+    """Advance ``task`` by one step of every drift model in ``drift.kinds``.
+
+    ``walk(key, task, drift)``, ``redraw(key)`` and ``reverse(task)`` are the family's
+    task operations; only the ones the active kinds need are required.
+    """
+    no_event = jnp.zeros((), bool)
+    if not drift.active:
+        return task, DriftEvent(change_point=no_event, reversal=no_event)
+    walk_key, hazard_key, redraw_key = jax.random.split(key, 3)
+    if "random_walk" in drift.kinds:
+        task = walk(walk_key, task, drift)
+    changed = no_event
+    if "change_point" in drift.kinds:
+        changed = jax.random.uniform(hazard_key) < drift.hazard
+        fresh = redraw(redraw_key)
+        task = jax.tree.map(lambda new, old: jnp.where(changed, new, old), fresh, task)
+    reversed_now = no_event
+    if "reversal" in drift.kinds:
+        reversed_now = reversal_due(step, drift)
+        flipped = reverse(task)
+        task = jax.tree.map(lambda new, old: jnp.where(reversed_now, new, old), flipped, task)
+    return task, DriftEvent(change_point=changed, reversal=reversed_now)
