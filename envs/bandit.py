@@ -191,6 +191,7 @@ class BanditConfig:
     walk_high: float = 1.0
     reversal_steps: tuple[int, ...] = ()
     reversal_period: int = 0
+    reversal_hazard: float = 0.0
 
 
 def build_bandit(config: BanditConfig, owner: str) -> tuple[Bandit, BanditParams]:
@@ -217,6 +218,7 @@ def build_bandit(config: BanditConfig, owner: str) -> tuple[Bandit, BanditParams
         walk_high=config.walk_high,
         reversal_steps=tuple(config.reversal_steps),
         reversal_period=config.reversal_period,
+        reversal_hazard=config.reversal_hazard,
         owner=owner,
     )
     env = Bandit(num_arms=config.num_arms)

@@ -8,7 +8,9 @@ when, with what noise, and reports what happened so ``info`` can carry it.
 * ``change_point``: with hazard h per step, redraw the task from the episode's
   task source (the prior, or the finite pool: then a change-point moves between
   memorised tasks, which is what task-location experiments need).
-* ``reversal``: swap the task's good and bad options at scheduled steps.
+* ``reversal``: swap the task's good and bad options at scheduled steps, every
+  ``reversal_period`` steps, and/or at random with ``reversal_hazard`` per step
+  (the two-step task's "good side swaps with probability 0.025 per trial").
 
 Kinds combine (e.g. a random walk with occasional change-points); they apply in
 the order walk, change-point, reversal.
@@ -38,6 +40,8 @@ class DriftParams:
     """random_walk: standard deviation of the per-step Gaussian increment."""
     hazard: float = 0.0
     """change_point: probability per step of redrawing the task."""
+    reversal_hazard: float = 0.0
+    """reversal: probability per step of a reversal at a random time (besides the schedule)."""
     walk_low: float = 0.0
     """random_walk (bounded): lower reflecting bound of walked probabilities."""
     walk_high: float = 1.0
@@ -66,6 +70,7 @@ def make_drift(
     walk_high: float = 1.0,
     reversal_steps: tuple[int, ...] = (),
     reversal_period: int = 0,
+    reversal_hazard: float = 0.0,
     owner: str = "drift",
 ) -> DriftParams:
     """Validated ``DriftParams``. ``kinds`` may be 'none', one kind, or a '+'-joined list."""
@@ -84,15 +89,17 @@ def make_drift(
     if walk_low >= walk_high:
         raise ConfigError(f"{owner}: field 'walk_low' = {walk_low} must be below walk_high = {walk_high}")
     check_range(owner, "reversal_period", reversal_period, 0, integer=True)
+    check_range(owner, "reversal_hazard", reversal_hazard, 0.0, 1.0)
     for step in reversal_steps:
         check_range(owner, "reversal_steps", step, 0, integer=True)
     if "random_walk" in kinds and volatility == 0.0:
         raise ConfigError(f"{owner}: field 'volatility' must be > 0 when drift includes 'random_walk'")
     if "change_point" in kinds and hazard == 0.0:
         raise ConfigError(f"{owner}: field 'hazard' must be > 0 when drift includes 'change_point'")
-    if "reversal" in kinds and not reversal_steps and reversal_period == 0:
+    if "reversal" in kinds and not reversal_steps and reversal_period == 0 and reversal_hazard == 0.0:
         raise ConfigError(
-            f"{owner}: drift 'reversal' needs 'reversal_steps' (e.g. (50,)) or 'reversal_period' > 0"
+            f"{owner}: drift 'reversal' needs 'reversal_steps' (e.g. (50,)), 'reversal_period' > 0 "
+            "or 'reversal_hazard' > 0"
         )
     return DriftParams(
         volatility=float(volatility),
@@ -103,6 +110,7 @@ def make_drift(
         walk_space=walk_space,
         reversal_steps=tuple(int(s) for s in reversal_steps),
         reversal_period=int(reversal_period),
+        reversal_hazard=float(reversal_hazard),
     )
 
 
@@ -159,7 +167,7 @@ def apply_drift(
     no_event = jnp.zeros((), bool)
     if not drift.active:
         return task, DriftEvent(change_point=no_event, reversal=no_event)
-    walk_key, hazard_key, redraw_key = jax.random.split(key, 3)
+    walk_key, hazard_key, redraw_key, reversal_key = jax.random.split(key, 4)
     if "random_walk" in drift.kinds:
         task = walk(walk_key, task, drift)
     changed = no_event
@@ -170,6 +178,9 @@ def apply_drift(
     reversed_now = no_event
     if "reversal" in drift.kinds:
         reversed_now = reversal_due(step, drift)
+        if drift.reversal_hazard > 0.0:
+            random_reversal = jax.random.uniform(reversal_key) < drift.reversal_hazard
+            reversed_now = jnp.logical_or(reversed_now, random_reversal)
         flipped = reverse(task)
         task = jax.tree.map(lambda new, old: jnp.where(reversed_now, new, old), flipped, task)
     return task, DriftEvent(change_point=changed, reversal=reversed_now)
