@@ -8,13 +8,19 @@ pull is one trial, so an episode of H pulls is H trials of the same task.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 import jax
 import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment, spaces
 
 from metarl.envs import distributions
-from metarl.envs.drift import DriftParams, apply_drift, make_drift, random_walk
+from metarl.envs.drift import (
+    DriftParams,
+    apply_drift_uniform, make_drift,
+    standard_normal_from_uniform,
+    uniforms_needed,
+)
 from metarl.envs.validation import ConfigError, check_choice, check_range
 
 REWARD_TYPES = ("bernoulli", "gaussian")
@@ -84,37 +90,54 @@ class Bandit(environment.Environment[BanditState, BanditParams]):
             means = jnp.stack([p, 1.0 - p])
         return BanditTask(means=means.astype(jnp.float32))
 
-    def _walk(self, key: jax.Array, task: BanditTask, drift: DriftParams) -> BanditTask:
-        return BanditTask(means=random_walk(key, task.means, drift))
-
     @staticmethod
     def _reverse(task: BanditTask) -> BanditTask:
         return BanditTask(means=task.means[::-1])
 
-    def _draw(self, key: jax.Array, params: BanditParams):
-        return distributions.draw_task(key, params.task_pool, lambda k: self.sample_prior(k, params))
+    @staticmethod
+    def _reset_uniforms(params: BanditParams) -> int:
+        if params.task_pool is not None:
+            return 1
+        return {"uniform": params.num_arms, "dependent": 1, "beta": 0}[params.prior]
+
+    def _draw_from_uniforms(self, uniforms: jax.Array, key: jax.Array, params: BanditParams):
+        """(task, task_id) from ``_reset_uniforms(params)`` uniforms (the Beta prior uses ``key``)."""
+        pool = params.task_pool
+        if pool is not None:
+            n = distributions.pool_size(pool)
+            task_id = jnp.minimum((uniforms[0] * n).astype(jnp.int32), n - 1)
+            return jax.tree.map(lambda leaf: leaf[task_id], pool), task_id
+        if params.prior == "uniform":
+            means = uniforms[: params.num_arms]
+        elif params.prior == "dependent":
+            means = jnp.stack([uniforms[0], 1.0 - uniforms[0]])
+        else:
+            return self.sample_prior(jax.random.fold_in(key, 1), params), jnp.int32(-1)
+        return BanditTask(means=means.astype(jnp.float32)), jnp.int32(-1)
 
     def reset_env(self, key: jax.Array, params: BanditParams):
-        task, task_id = self._draw(key, params)
+        uniforms = jax.random.uniform(key, (self._reset_uniforms(params),))
+        task, task_id = self._draw_from_uniforms(uniforms, key, params)
         state = BanditState(time=jnp.int32(0), task=task, task_id=task_id)
         return self.get_obs(state, params), state
 
-    def step_env(self, key: jax.Array, state: BanditState, action: jax.Array, params: BanditParams):
-        reward_key, drift_key = jax.random.split(key)
+    def _transition(self, uniforms, fresh_task, state: BanditState, action, params: BanditParams):
         means = state.task.means
         chosen_mean = means[action]
         if params.reward_type == "bernoulli":
-            reward = (jax.random.uniform(reward_key) < chosen_mean).astype(jnp.float32)
+            reward = (uniforms[0] < chosen_mean).astype(jnp.float32)
         else:
-            reward = chosen_mean + params.reward_noise * jax.random.normal(reward_key)
+            noise = standard_normal_from_uniform(uniforms[0])
+            reward = chosen_mean + params.reward_noise * noise
         best_mean = jnp.max(means)
-        task, event = apply_drift(
-            drift_key,
+        task, event = apply_drift_uniform(
+            uniforms[1:],
             state.task,
             state.time,
             params.drift,
-            walk=self._walk,
-            redraw=lambda k: self._draw(k, params)[0],
+            walk_leaf=lambda task: task.means,
+            with_walked_leaf=lambda task, means: BanditTask(means=means),
+            fresh_task=fresh_task,
             reverse=self._reverse,
         )
         next_state = BanditState(time=state.time + 1, task=task, task_id=state.task_id)
@@ -131,8 +154,42 @@ class Bandit(environment.Environment[BanditState, BanditParams]):
             "reversal": event.reversal,
             "drift_event": event.any,
         }
+        return next_state, params.reward_scale * reward, info
+
+    def step_env(self, key: jax.Array, state: BanditState, action: jax.Array, params: BanditParams):
+        step_size = 1 + uniforms_needed(params.drift, params.num_arms)
+        reset_size = self._reset_uniforms(params)
+        uniforms = jax.random.uniform(key, (step_size + reset_size,))
+        fresh_task, _ = self._draw_from_uniforms(uniforms[step_size:], key, params)
+        next_state, reward, info = self._transition(uniforms, fresh_task, state, action, params)
         terminated = jnp.zeros((), bool)
-        return self.get_obs(next_state, params), next_state, params.reward_scale * reward, terminated, info
+        return self.get_obs(next_state, params), next_state, reward, terminated, info
+
+    @partial(jax.jit, static_argnames=("self",))
+    def step(self, key: jax.Array, state: BanditState, action, params: BanditParams | None = None):
+        """gymnax's step with one random draw per step shared by transition and auto-reset.
+
+        gymnax splits the key and computes a full reset every step. Here the
+        transition, the change-point redraw and the auto-reset task all come from a
+        single uniform draw; the change-point redraw and the reset task are the same
+        draw, which is sound because only one of them is ever kept (an episode ends
+        by time, never by chance).
+        """
+        if params is None:
+            params = self.default_params
+        step_size = 1 + uniforms_needed(params.drift, params.num_arms)
+        reset_size = self._reset_uniforms(params)
+        uniforms = jax.random.uniform(key, (step_size + reset_size,))
+        fresh_task, fresh_id = self._draw_from_uniforms(uniforms[step_size:], key, params)
+        stepped, reward, info = self._transition(uniforms, fresh_task, state, action, params)
+        obs_stepped = self.get_obs(stepped, params)
+        terminated = jnp.zeros((), bool)
+        truncated = self.is_truncated(stepped, params)
+        reset_state = BanditState(time=jnp.int32(0), task=fresh_task, task_id=fresh_id)
+        next_state = jax.tree.map(lambda r, s: jnp.where(truncated, r, s), reset_state, stepped)
+        obs = jnp.where(truncated, self.get_obs(reset_state, params), obs_stepped)
+        info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": obs_stepped}
+        return obs, next_state, reward, terminated, truncated, info
 
     def get_obs(self, state: BanditState, params: BanditParams, key=None) -> jax.Array:
         # The bandit has no observation of its own; the fraction of the episode elapsed
@@ -233,9 +290,9 @@ def build_bandit(config: BanditConfig, owner: str) -> tuple[Bandit, BanditParams
         reward_type=config.reward_type,
         prior=config.prior,
     )
-    train_pool, held_out_pool = distributions.build_task_pools(
-        lambda k: env.sample_prior(k, params), num_tasks, config.task_seed, config.held_out_size
+    pool = distributions.pool_for_split(
+        lambda k: env.sample_prior(k, params), num_tasks, config.task_seed, config.held_out_size, config.split
     )
-    params = params.replace(task_pool=distributions.select_pool(train_pool, held_out_pool, config.split))
+    params = params.replace(task_pool=pool)
     return env, params
 

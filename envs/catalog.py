@@ -34,3 +34,74 @@ register(
     volatility=0.1,
     hazard=0.02,
 )
+
+from metarl.envs.two_step import TwoStepConfig, build_two_step  # noqa: E402
+
+register(
+    "two-step-v0",
+    TwoStepConfig,
+    build_two_step,
+    "Two-step task, Wang et al. 2018 version: common transition 0.8, good state p=0.9 / bad 0.1, "
+    "good side swaps with probability 0.025 per trial, 100 trials (200 steps).",
+    variant="wang",
+)
+register(
+    "two-step-daw-v0",
+    TwoStepConfig,
+    build_two_step,
+    "Two-step task, Daw et al. 2011 version: common transition 0.7, four reward probabilities "
+    "walking (sd 0.025) in [0.25, 0.75] once per trial, 100 trials (200 steps).",
+    variant="daw",
+    common_prob=0.7,
+)
+
+from metarl.envs.maze import MazeConfig, build_maze  # noqa: E402
+
+register(
+    "maze-v0",
+    MazeConfig,
+    build_maze,
+    "Hidden-goal maze (MetaMaze / Dark-Room style): 5x5-cell perfect maze (11x11 grid), 3x3 egocentric "
+    "view, reward 10 at the goal then respawn, 200 steps; layouts from a 4096-layout bank unless num_tasks.",
+)
+register(
+    "maze-loops-v0",
+    MazeConfig,
+    build_maze,
+    "maze-v0 with 4 extra walls knocked out of each perfect maze, so that routes loop and detours vary.",
+    extra_openings=4,
+)
+register(
+    "maze-moving-goal-v0",
+    MazeConfig,
+    build_maze,
+    "maze-v0 whose goal jumps to another square of the same maze with hazard 0.01 per step (change-points).",
+    drift="change_point",
+    hazard=0.01,
+)
+register(
+    "maze-reversal-v0",
+    MazeConfig,
+    build_maze,
+    "maze-v0 whose goal swaps with a fixed alternative square after step 100 (a reversal).",
+    drift="reversal",
+    reversal_steps=(100,),
+)
+
+from metarl.envs.rule_grid import RuleGridConfig, build_rule_grid  # noqa: E402
+
+register(
+    "rule-grid-v0",
+    RuleGridConfig,
+    build_rule_grid,
+    "Rule gridworld (XLand-MiniGrid-like): 9x9 with walls, 3 object types x 3, hidden ruleset of "
+    "per-type reward in {-1, 0, 1} and effect (disappear/respawn/transform), 5x5 egocentric view, "
+    "4 trials of 25 steps.",
+)
+register(
+    "rule-grid-full-v0",
+    RuleGridConfig,
+    build_rule_grid,
+    "rule-grid-v0 with a full view of the 7x7 interior (object channels + agent channel).",
+    view="full",
+)

@@ -67,19 +67,23 @@ def _draw_distinct(
     what: str,
 ) -> Any:
     """``count`` distinct prior draws, none of them in ``exclude`` (host-side, once)."""
-    sample_many = jax.jit(jax.vmap(sample_prior))
+    # Not jitted: priors are a few ops, and a fresh closure would recompile on every make().
+    sample_many = jax.vmap(sample_prior)
     kept: list[Any] = []
     seen = set(exclude)
     batch = max(count, 8)
     for round_index in range(_MAX_DRAW_ROUNDS):
-        candidates = sample_many(jax.random.split(jax.random.fold_in(key, round_index), batch))
+        # One device-to-host copy per round; indexing device arrays per task is slow.
+        candidates = jax.tree.map(
+            np.asarray, sample_many(jax.random.split(jax.random.fold_in(key, round_index), batch))
+        )
         for i, fingerprint in enumerate(_task_fingerprints(candidates)):
             if fingerprint in seen:
                 continue
             seen.add(fingerprint)
             kept.append(jax.tree.map(lambda leaf, i=i: leaf[i], candidates))
             if len(kept) == count:
-                return jax.tree.map(lambda *leaves: jnp.stack(leaves), *kept)
+                return jax.tree.map(lambda *leaves: jnp.asarray(np.stack(leaves)), *kept)
         batch *= 2
     raise ConfigError(
         f"could not draw {count} distinct {what} tasks from the prior (found {len(kept)}); "
@@ -115,6 +119,26 @@ def select_pool(train_pool: Any, held_out_pool: Any, split: str) -> Any:
     if split == "held_out":
         return held_out_pool
     raise ConfigError(f"field 'split' = {split!r} is not allowed; allowed values: {SPLITS}")
+
+
+def pool_for_split(
+    sample_prior: Callable[[jax.Array], Any],
+    num_tasks: int | None,
+    task_seed: int,
+    held_out_size: int,
+    split: str,
+) -> Any:
+    """The task pool an env of ``split`` draws from; builds only what that split needs.
+
+    The training pool is the same whichever split asks (so a held-out env knows what
+    to exclude), and the held-out pool is only drawn for held-out envs.
+    """
+    if split == "train":
+        if num_tasks is None:
+            return None
+        root = jax.random.PRNGKey(task_seed)
+        return _draw_distinct(sample_prior, jax.random.fold_in(root, _TRAIN_STREAM), num_tasks, set(), "training")
+    return select_pool(*build_task_pools(sample_prior, num_tasks, task_seed, held_out_size), split)
 
 
 def parse_num_tasks(value: Any) -> int | None:

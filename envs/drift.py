@@ -128,15 +128,40 @@ class DriftEvent:
 
 def random_walk(key: jax.Array, probabilities: jax.Array, drift: DriftParams) -> jax.Array:
     """One step of the Gaussian walk of probabilities in [walk_low, walk_high]."""
-    noise = drift.volatility * jax.random.normal(key, probabilities.shape, probabilities.dtype)
+    noise = jax.random.normal(key, probabilities.shape, probabilities.dtype)
+    return walk_with_noise(noise, probabilities, drift)
+
+
+def walk_with_noise(noise: jax.Array, probabilities: jax.Array, drift: DriftParams) -> jax.Array:
+    """``random_walk`` given standard-normal ``noise`` of the probabilities' shape."""
+    noise = drift.volatility * noise
     low, high = drift.walk_low, drift.walk_high
     span = high - low
     if drift.walk_space == "logit":
         unit = jnp.clip((probabilities - low) / span, _LOGIT_EPS, 1.0 - _LOGIT_EPS)
-        return low + span * jax.nn.sigmoid(jax.scipy.special.logit(unit) + noise)
+        # sigmoid(logit(u) + x) == u / (u + (1 - u) * exp(-x)): one exp instead of log + exp.
+        return low + span * unit / (unit + (1.0 - unit) * jnp.exp(-noise))
     # Reflect at both bounds: fold the line onto [0, 2*span) and mirror the top half.
     folded = jnp.mod(probabilities + noise - low, 2.0 * span)
     return low + jnp.where(folded > span, 2.0 * span - folded, folded)
+
+
+def standard_normal_from_uniform(uniforms: jax.Array) -> jax.Array:
+    """Inverse-CDF normals, the transform jax.random.normal itself uses (erf_inv)."""
+    centred = jnp.clip(2.0 * uniforms - 1.0, -1.0 + 1e-7, 1.0 - 1e-7)
+    return jnp.sqrt(2.0).astype(uniforms.dtype) * jax.lax.erf_inv(centred)
+
+
+def uniforms_needed(drift: DriftParams, walk_size: int) -> int:
+    """How many U(0,1) draws ``apply_drift_uniform`` consumes per step."""
+    count = 0
+    if "random_walk" in drift.kinds:
+        count += walk_size
+    if "change_point" in drift.kinds:
+        count += 1
+    if "reversal" in drift.kinds:
+        count += 1  # random-time reversals (reversal_hazard is traced, so always drawn)
+    return count
 
 
 def reversal_due(step: jax.Array, drift: DriftParams) -> jax.Array:
@@ -178,9 +203,52 @@ def apply_drift(
     reversed_now = no_event
     if "reversal" in drift.kinds:
         reversed_now = reversal_due(step, drift)
-        if drift.reversal_hazard > 0.0:
-            random_reversal = jax.random.uniform(reversal_key) < drift.reversal_hazard
-            reversed_now = jnp.logical_or(reversed_now, random_reversal)
+        random_reversal = jax.random.uniform(reversal_key) < drift.reversal_hazard
+        reversed_now = jnp.logical_or(reversed_now, random_reversal)
+        flipped = reverse(task)
+        task = jax.tree.map(lambda new, old: jnp.where(reversed_now, new, old), flipped, task)
+    return task, DriftEvent(change_point=changed, reversal=reversed_now)
+
+
+def apply_drift_uniform(
+    uniforms: jax.Array,
+    task: Any,
+    step: jax.Array,
+    drift: DriftParams,
+    *,
+    walk_leaf: Callable[[Any], jax.Array] | None = None,
+    with_walked_leaf: Callable[[Any, jax.Array], Any] | None = None,
+    fresh_task: Any = None,
+    reverse: Callable[[Any], Any] | None = None,
+) -> tuple[Any, DriftEvent]:
+    """``apply_drift`` from pre-drawn uniforms: the hot path of the fastest families.
+
+    ``uniforms`` has ``uniforms_needed(drift, walk_leaf(task).size)`` entries;
+    ``fresh_task`` is the redraw a change-point would switch to (a family can share
+    it with its reset draw: the two are never both kept). Generating every random
+    number of a step in one call is what makes a bandit step cheaper than
+    splitting keys per drift model.
+    """
+    no_event = jnp.zeros((), bool)
+    if not drift.active:
+        return task, DriftEvent(change_point=no_event, reversal=no_event)
+    used = 0
+    if "random_walk" in drift.kinds:
+        leaf = walk_leaf(task)
+        size = leaf.size
+        noise = standard_normal_from_uniform(uniforms[used : used + size])
+        task = with_walked_leaf(task, walk_with_noise(noise.reshape(leaf.shape), leaf, drift))
+        used += size
+    changed = no_event
+    if "change_point" in drift.kinds:
+        changed = uniforms[used] < drift.hazard
+        used += 1
+        task = jax.tree.map(lambda new, old: jnp.where(changed, new, old), fresh_task, task)
+    reversed_now = no_event
+    if "reversal" in drift.kinds:
+        reversed_now = reversal_due(step, drift)
+        reversed_now = jnp.logical_or(reversed_now, uniforms[used] < drift.reversal_hazard)
+        used += 1
         flipped = reverse(task)
         task = jax.tree.map(lambda new, old: jnp.where(reversed_now, new, old), flipped, task)
     return task, DriftEvent(change_point=changed, reversal=reversed_now)
