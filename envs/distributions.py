@@ -30,7 +30,8 @@ INFINITE = None  # num_tasks=None means a fresh prior draw every episode
 # Streams folded into PRNGKey(task_seed); distinct so the two pools never share draws.
 _TRAIN_STREAM = 0
 _HELD_OUT_STREAM = 1
-_MAX_DRAW_ROUNDS = 64
+_MAX_DRAW_ROUNDS = 16
+_MAX_DRAW_BATCH = 4096
 
 
 def pool_size(pool: Any) -> int:
@@ -84,7 +85,7 @@ def _draw_distinct(
             kept.append(jax.tree.map(lambda leaf, i=i: leaf[i], candidates))
             if len(kept) == count:
                 return jax.tree.map(lambda *leaves: jnp.asarray(np.stack(leaves)), *kept)
-        batch *= 2
+        batch = min(2 * batch, max(16 * count, _MAX_DRAW_BATCH))
     raise ConfigError(
         f"could not draw {count} distinct {what} tasks from the prior (found {len(kept)}); "
         "the prior has too few distinct tasks for this num_tasks / held_out_size"

@@ -314,7 +314,8 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
             radices += [t, fix_value]
         return radices
 
-    def ruleset_from_digits(self, digits: list[jax.Array], params: RuleGridParams) -> Ruleset:
+    @staticmethod
+    def ruleset_from_digits(digits: list[jax.Array], params: RuleGridParams) -> Ruleset:
         """A prior draw from uniform digits, one per entry of ``_prior_radices``."""
         t = params.num_object_types
         types = jnp.arange(t, dtype=jnp.int32)
@@ -349,9 +350,7 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
         return Ruleset(rewards=rewards.astype(jnp.float32), effects=effects, transform_to=transform_to)
 
     def sample_prior(self, key: jax.Array, params: RuleGridParams) -> Ruleset:
-        radices = self._prior_radices(params)
-        words = key_words(key, words_needed(radices))
-        return self.ruleset_from_digits(decode_uniform(words, radices), params)
+        return _sample_prior(key, params)
 
     def _draw_fast(self, key: jax.Array, params: RuleGridParams, with_layout: bool):
         """(ruleset, pool index or -1, layout index or None) from ``key_words``.
@@ -577,6 +576,15 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
                 "agent_col": spaces.Discrete(n),
             }
         )
+
+
+@jax.jit
+def _sample_prior(key: jax.Array, params: RuleGridParams) -> Ruleset:
+    # Jitted because the pool search vmaps it eagerly, and eager dispatch compiles
+    # every primitive again for each new batch size (seconds per make).
+    radices = RuleGrid._prior_radices(params)
+    words = key_words(key, words_needed(radices))
+    return RuleGrid.ruleset_from_digits(decode_uniform(words, radices), params)
 
 
 @dataclasses.dataclass(frozen=True)
