@@ -31,7 +31,6 @@ INFINITE = None  # num_tasks=None means a fresh prior draw every episode
 _TRAIN_STREAM = 0
 _HELD_OUT_STREAM = 1
 _MAX_DRAW_ROUNDS = 16
-_MAX_DRAW_BATCH = 4096
 
 
 def pool_size(pool: Any) -> int:
@@ -68,11 +67,11 @@ def _draw_distinct(
     what: str,
 ) -> Any:
     """``count`` distinct prior draws, none of them in ``exclude`` (host-side, once)."""
-    # Not jitted: priors are a few ops, and a fresh closure would recompile on every make().
-    sample_many = jax.vmap(sample_prior)
+    # One fixed batch shape, so the sampler compiles once per call however many rounds it takes.
+    sample_many = jax.jit(jax.vmap(sample_prior))
     kept: list[Any] = []
     seen = set(exclude)
-    batch = max(count, 8)
+    batch = max(2 * count, 256)
     for round_index in range(_MAX_DRAW_ROUNDS):
         # One device-to-host copy per round; indexing device arrays per task is slow.
         candidates = jax.tree.map(
@@ -85,7 +84,6 @@ def _draw_distinct(
             kept.append(jax.tree.map(lambda leaf, i=i: leaf[i], candidates))
             if len(kept) == count:
                 return jax.tree.map(lambda *leaves: jnp.asarray(np.stack(leaves)), *kept)
-        batch = min(2 * batch, max(16 * count, _MAX_DRAW_BATCH))
     raise ConfigError(
         f"could not draw {count} distinct {what} tasks from the prior (found {len(kept)}); "
         "the prior has too few distinct tasks for this num_tasks / held_out_size"

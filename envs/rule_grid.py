@@ -449,18 +449,20 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
             jnp.sum(jnp.where(type_hot, rules.transform_to, 0)) + 1,
             jnp.where(collected, 0, content.astype(jnp.int32)),
         ).astype(jnp.int8)
-        grid = jnp.where(here, left_behind, state.grid)
 
         # Respawn on a uniformly random empty cell other than the agent's (one always
-        # exists: validation leaves a cell beyond the objects and the agent).
-        free = (grid == 0) & jnp.logical_not(here)
+        # exists: validation leaves a cell beyond the objects and the agent). The old
+        # grid serves: it differs from the new one only on the agent's cell.
+        free = (state.grid == 0) & jnp.logical_not(here)
         respawn_cell = select_free_cell(free, respawn_word)
         respawned = collected & (effect == RESPAWN)
-        grid = jnp.where(respawned & (cells == respawn_cell), (collected_type + 1).astype(jnp.int8), grid)
 
         # A new trial re-places the objects and the agent from the layout bank.
         time = state.time + 1
         trial_boundary = time % params.trial_length == 0
+        # One pass over the cells (each pass costs as much as the rest of the step).
+        grid = jnp.where(here, left_behind, state.grid)
+        grid = jnp.where(respawned & (cells == respawn_cell), (collected_type + 1).astype(jnp.int8), grid)
         grid = jnp.where(trial_boundary, params.layout_grid[layout], grid)
         row = jnp.where(trial_boundary, params.layout_row[layout], row)
         col = jnp.where(trial_boundary, params.layout_col[layout], col)
