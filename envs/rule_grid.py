@@ -53,7 +53,6 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
-
 from metarl.envs import distributions
 from metarl.envs.drift import DriftParams, apply_drift_uniform, make_drift, uniforms_needed
 from metarl.envs.validation import ConfigError, check_choice, check_range
@@ -139,7 +138,9 @@ class RuleGridParams(environment.EnvParams):
     allow_stay: bool = struct.field(pytree_node=False, default=False)
     continuous_rewards: bool = struct.field(pytree_node=False, default=False)
     require_positive: bool = struct.field(pytree_node=False, default=True)
-    effects: tuple[int, ...] = struct.field(pytree_node=False, default=(DISAPPEAR, RESPAWN, TRANSFORM))
+    effects: tuple[int, ...] = struct.field(
+        pytree_node=False, default=(DISAPPEAR, RESPAWN, TRANSFORM)
+    )
     """Effect codes the prior draws from (static: it fixes the sampler)."""
 
     @property
@@ -310,7 +311,11 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
             per_type.append(t - 1)
         radices = per_type * t
         if params.require_positive:
-            fix_value = _CONTINUOUS_RADIX if params.continuous_rewards else params.positive_reward_values.shape[0]
+            fix_value = (
+                _CONTINUOUS_RADIX
+                if params.continuous_rewards
+                else params.positive_reward_values.shape[0]
+            )
             radices += [t, fix_value]
         return radices
 
@@ -335,7 +340,8 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
             fix_type, fix_digit = digits[stride * t], digits[stride * t + 1]
             if params.continuous_rewards:
                 low = jnp.maximum(params.reward_low, 0.0)
-                unit = (fix_digit + 1).astype(jnp.float32) / _CONTINUOUS_RADIX  # (0, 1]: strictly positive
+                # In (0, 1]: the fixed reward is strictly positive.
+                unit = (fix_digit + 1).astype(jnp.float32) / _CONTINUOUS_RADIX
                 fix_value = low + (params.reward_high - low) * unit
             else:
                 fix_value = params.positive_reward_values[fix_digit]
@@ -347,7 +353,9 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
             transform_to = jnp.where(effects == TRANSFORM, other, types)
         else:
             transform_to = types
-        return Ruleset(rewards=rewards.astype(jnp.float32), effects=effects, transform_to=transform_to)
+        return Ruleset(
+            rewards=rewards.astype(jnp.float32), effects=effects, transform_to=transform_to
+        )
 
     def sample_prior(self, key: jax.Array, params: RuleGridParams) -> Ruleset:
         return _sample_prior(key, params)
@@ -391,7 +399,9 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
         episode ends by time, and then the reset replaces the ruleset anyway).
         """
         span = params.reward_high - params.reward_low
-        words = key_words(key, max(1, uniforms_needed(params.drift, params.num_object_types)), _DRIFT_STREAM)
+        words = key_words(
+            key, max(1, uniforms_needed(params.drift, params.num_object_types)), _DRIFT_STREAM
+        )
         uniforms = (words >> 8).astype(jnp.float32) * _UNIT_PER_WORD
         (ruleset, ruleset_id), event = apply_drift_uniform(
             uniforms,
@@ -414,7 +424,9 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
         )
         return ruleset, ruleset_id, event
 
-    def _transition(self, key: jax.Array, state: RuleGridState, action: jax.Array, params: RuleGridParams):
+    def _transition(
+        self, key: jax.Array, state: RuleGridState, action: jax.Array, params: RuleGridParams
+    ):
         """(obs, next state, reward, info, fresh (ruleset, id)) of one step, before any reset."""
         n = params.interior
         num_layouts = params.layout_grid.shape[0]
@@ -449,27 +461,29 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
             jnp.sum(jnp.where(type_hot, rules.transform_to, 0)) + 1,
             jnp.where(collected, 0, content.astype(jnp.int32)),
         ).astype(jnp.int8)
+        grid = jnp.where(here, left_behind, state.grid)
 
         # Respawn on a uniformly random empty cell other than the agent's (one always
-        # exists: validation leaves a cell beyond the objects and the agent). The old
-        # grid serves: it differs from the new one only on the agent's cell.
-        free = (state.grid == 0) & jnp.logical_not(here)
+        # exists: validation leaves a cell beyond the objects and the agent).
+        free = (grid == 0) & jnp.logical_not(here)
         respawn_cell = select_free_cell(free, respawn_word)
         respawned = collected & (effect == RESPAWN)
+        grid = jnp.where(
+            respawned & (cells == respawn_cell), (collected_type + 1).astype(jnp.int8), grid
+        )
 
         # A new trial re-places the objects and the agent from the layout bank.
         time = state.time + 1
         trial_boundary = time % params.trial_length == 0
-        # One pass over the cells (each pass costs as much as the rest of the step).
-        grid = jnp.where(here, left_behind, state.grid)
-        grid = jnp.where(respawned & (cells == respawn_cell), (collected_type + 1).astype(jnp.int8), grid)
         grid = jnp.where(trial_boundary, params.layout_grid[layout], grid)
         row = jnp.where(trial_boundary, params.layout_row[layout], row)
         col = jnp.where(trial_boundary, params.layout_col[layout], col)
 
         fresh_ruleset, fresh_id, _ = self._draw_fast(key, params, with_layout=False)
         if params.drift.active:
-            next_rules, ruleset_id, event = self._drift(key, state, (fresh_ruleset, fresh_id), params)
+            next_rules, ruleset_id, event = self._drift(
+                key, state, (fresh_ruleset, fresh_id), params
+            )
             change_point, reversal = event.change_point, event.reversal
         else:
             next_rules, ruleset_id = rules, state.ruleset_id
@@ -500,7 +514,9 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
         obs = self.get_obs(next_state, params)
         return obs, next_state, params.reward_scale * reward, info, (fresh_ruleset, fresh_id)
 
-    def step_env(self, key: jax.Array, state: RuleGridState, action: jax.Array, params: RuleGridParams):
+    def step_env(
+        self, key: jax.Array, state: RuleGridState, action: jax.Array, params: RuleGridParams
+    ):
         obs, next_state, reward, info, _ = self._transition(key, state, action, params)
         return obs, next_state, reward, jnp.zeros((), bool), info
 
@@ -519,18 +535,23 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
         from a fresh random layout, which is all ``reset_env`` would do besides drawing
         a ruleset and zeroing the clock. So the reset only swaps in the step's fresh
         ruleset draw, and the observation is the step's own rather than a second one
-        selected per env: same outputs and distribution as gymnax's ``step``, at about
-        half the cost under vmap. ``info["final_observation"]`` therefore shows the
-        next placement (as on every trial change), not the finished episode's last one.
+        selected per env: same outputs and distribution as gymnax's ``step``, measured
+        1.3x cheaper under vmap on CPU, 1.9x when the observation is used.
+        ``info["final_observation"]`` therefore shows the next placement (as on every
+        trial change), not the finished episode's last one.
         """
         if params is None:
             params = self.default_params
-        obs, next_state, reward, info, (ruleset, task_id) = self._transition(key, state, action, params)
+        obs, next_state, reward, info, (ruleset, task_id) = self._transition(
+            key, state, action, params
+        )
         terminated = jnp.zeros((), bool)
         truncated = self.is_truncated(next_state, params)
         state = next_state.replace(
             time=jnp.where(truncated, 0, next_state.time),
-            ruleset=jax.tree.map(lambda a, b: jnp.where(truncated, a, b), ruleset, next_state.ruleset),
+            ruleset=jax.tree.map(
+                lambda a, b: jnp.where(truncated, a, b), ruleset, next_state.ruleset
+            ),
             ruleset_id=jnp.where(truncated, task_id, next_state.ruleset_id),
             task_id=jnp.where(truncated, task_id, next_state.task_id),
         )
@@ -545,12 +566,16 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
             # the window is a plain slice: ~2.5x faster on CPU than gathering its cells.
             half = params.view_size // 2
             walled = jnp.pad(state.grid.reshape(n, n), half, constant_values=t + 1)
-            window = jax.lax.dynamic_slice(walled, (state.agent_row, state.agent_col), (params.view_size,) * 2)
+            window = jax.lax.dynamic_slice(
+                walled, (state.agent_row, state.agent_col), (params.view_size,) * 2
+            )
             obs = window[..., None] == jnp.arange(1, t + 2, dtype=jnp.int8)
         else:
             grid = state.grid.reshape(n, n)
             types = grid[..., None] == jnp.arange(1, t + 1, dtype=jnp.int8)
-            agent = (jnp.arange(n)[:, None] == state.agent_row) & (jnp.arange(n)[None, :] == state.agent_col)
+            agent = (jnp.arange(n)[:, None] == state.agent_row) & (
+                jnp.arange(n)[None, :] == state.agent_col
+            )
             obs = jnp.concatenate([types, agent[..., None]], axis=-1)
         obs = obs.astype(jnp.float32)
         return obs.reshape(-1) if params.obs_format == "flat" else obs
@@ -582,8 +607,8 @@ class RuleGrid(environment.Environment[RuleGridState, RuleGridParams]):
 
 @jax.jit
 def _sample_prior(key: jax.Array, params: RuleGridParams) -> Ruleset:
-    # Jitted because the pool search vmaps it eagerly, and eager dispatch compiles
-    # every primitive again for each new batch size (seconds per make).
+    # Jitted so eager callers (analyses, tests) compile it once per batch shape instead
+    # of dispatching and compiling it primitive by primitive.
     radices = RuleGrid._prior_radices(params)
     words = key_words(key, words_needed(radices))
     return RuleGrid.ruleset_from_digits(decode_uniform(words, radices), params)
@@ -654,7 +679,9 @@ def _check_bool(owner: str, field: str, value: Any) -> None:
         raise ConfigError(f"{owner}: field '{field}' = {value!r} must be True or False")
 
 
-def _check_float_tuple(owner: str, field: str, value: Any, length: int | None = None) -> tuple[float, ...]:
+def _check_float_tuple(
+    owner: str, field: str, value: Any, length: int | None = None
+) -> tuple[float, ...]:
     if not isinstance(value, (tuple, list)) or len(value) == 0 or (length and len(value) != length):
         want = f"{length} numbers" if length else "a non-empty tuple of numbers"
         raise ConfigError(f"{owner}: field '{field}' = {value!r} must be {want}")
@@ -709,7 +736,9 @@ def build_rule_grid(config: RuleGridConfig, owner: str) -> tuple[RuleGrid, RuleG
     check_choice(owner, "view", config.view, VIEWS)
     check_range(owner, "view_size", config.view_size, 1, 2 * config.grid_size + 1, integer=True)
     if config.view_size % 2 == 0:
-        raise ConfigError(f"{owner}: field 'view_size' = {config.view_size} must be odd (the agent is the centre)")
+        raise ConfigError(
+            f"{owner}: field 'view_size' = {config.view_size} must be odd (the agent is the centre)"
+        )
     check_choice(owner, "obs_format", config.obs_format, OBS_FORMATS)
     _check_bool(owner, "allow_stay", config.allow_stay)
     check_range(owner, "trial_length", config.trial_length, 1, integer=True)
@@ -719,21 +748,29 @@ def build_rule_grid(config: RuleGridConfig, owner: str) -> tuple[RuleGrid, RuleG
     if continuous:
         low, high = _check_float_tuple(owner, "reward_range", config.reward_range, length=2)
         if low >= high:
-            raise ConfigError(f"{owner}: field 'reward_range' = {config.reward_range!r} needs low < high")
+            raise ConfigError(
+                f"{owner}: field 'reward_range' = {config.reward_range!r} needs low < high"
+            )
     else:
         low, high = min(reward_values), max(reward_values)
     if not isinstance(config.effects, (tuple, list)) or len(config.effects) == 0:
-        raise ConfigError(f"{owner}: field 'effects' = {config.effects!r} must be a non-empty tuple from {EFFECTS}")
+        raise ConfigError(
+            f"{owner}: field 'effects' = {config.effects!r} must be a non-empty tuple from {EFFECTS}"
+        )
     for effect in config.effects:
         check_choice(owner, "effects", effect, EFFECTS)
     if len(set(config.effects)) != len(config.effects):
         raise ConfigError(f"{owner}: field 'effects' = {config.effects!r} repeats an effect")
     if "transform" in config.effects and config.num_object_types < 2:
-        raise ConfigError(f"{owner}: field 'effects' includes 'transform', which needs num_object_types >= 2")
+        raise ConfigError(
+            f"{owner}: field 'effects' includes 'transform', which needs num_object_types >= 2"
+        )
     _check_bool(owner, "require_positive", config.require_positive)
     if config.require_positive and high <= 0.0:
         field = "reward_range" if continuous else "reward_values"
-        raise ConfigError(f"{owner}: field '{field}' has no positive reward, which require_positive=True needs")
+        raise ConfigError(
+            f"{owner}: field '{field}' has no positive reward, which require_positive=True needs"
+        )
     check_range(owner, "reward_scale", config.reward_scale)
     check_range(owner, "num_layouts", config.num_layouts, 1, 1 << 16, integer=True)
     check_range(owner, "layout_seed", config.layout_seed, 0, integer=True)
@@ -752,7 +789,9 @@ def build_rule_grid(config: RuleGridConfig, owner: str) -> tuple[RuleGrid, RuleG
         owner=owner,
     )
     if "random_walk" in drift.kinds and low == high:
-        raise ConfigError(f"{owner}: drift 'random_walk' needs a reward range; field 'reward_values' has one value")
+        raise ConfigError(
+            f"{owner}: drift 'random_walk' needs a reward range; field 'reward_values' has one value"
+        )
 
     env = RuleGrid(
         grid_size=config.grid_size,
@@ -764,7 +803,11 @@ def build_rule_grid(config: RuleGridConfig, owner: str) -> tuple[RuleGrid, RuleG
         allow_stay=config.allow_stay,
     )
     layout_grid, layout_row, layout_col = make_layouts(
-        interior, config.num_object_types, config.objects_per_type, config.num_layouts, config.layout_seed
+        interior,
+        config.num_object_types,
+        config.objects_per_type,
+        config.num_layouts,
+        config.layout_seed,
     )
     positive = tuple(v for v in reward_values if v > 0.0) or reward_values
     params = RuleGridParams(
@@ -792,6 +835,10 @@ def build_rule_grid(config: RuleGridConfig, owner: str) -> tuple[RuleGrid, RuleG
     )
     _check_enough_rulesets(config, owner, num_tasks, reward_values)
     pool = distributions.pool_for_split(
-        lambda k: env.sample_prior(k, params), num_tasks, config.task_seed, config.held_out_size, config.split
+        lambda k: env.sample_prior(k, params),
+        num_tasks,
+        config.task_seed,
+        config.held_out_size,
+        config.split,
     )
     return env, params.replace(task_pool=pool)

@@ -37,10 +37,12 @@ def make_rollout(env, params, batch: int, steps: int):
             state, total = carry
             action_key, env_key = jax.random.split(step_key)
             actions = jax.random.randint(action_key, (batch,), 0, num_actions)
-            _, state, reward, _, _, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+            obs, state, reward, _, _, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
                 jax.random.split(env_key, batch), state, actions, params
             )
-            return (state, total + reward.sum()), None
+            # Consume the observation too, or XLA drops its computation and flatters the env.
+            seen = sum(jnp.sum(leaf.astype(jnp.float32)) for leaf in jax.tree.leaves(obs))
+            return (state, total + reward.sum() + seen), None
 
         (_, total), _ = jax.lax.scan(one_step, (state, jnp.float32(0.0)), jax.random.split(run_key, steps))
         return total
@@ -82,8 +84,15 @@ def cases():
         yield label, menvs.make(name), ref_label, ref() if ref else None
 
 
-# Filled in as families land: (registered name, label, reference label, reference factory).
-EXTRA_CASES: list = []
+# (registered name, label, reference label, reference factory or None).
+EXTRA_CASES: list = [
+    ("two-step-v0", "two-step (Wang), random reversals", None, None),
+    ("two-step-daw-v0", "two-step (Daw), bounded random walk", None, None),
+    ("maze-v0", "maze 11x11 (5x5 cells)", "gymnax MetaMaze-misc", lambda: gymnax.make("MetaMaze-misc")),
+    ("maze-moving-goal-v0", "maze 11x11, goal change-points", "gymnax MetaMaze-misc", lambda: gymnax.make("MetaMaze-misc")),
+    ("rule-grid-v0", "rule grid 9x9 egocentric, 3 types", "xland-minigrid", None),
+    ("rule-grid-full-v0", "rule grid 9x9 full view, 3 types", "xland-minigrid", None),
+]
 
 
 def main() -> None:
