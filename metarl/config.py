@@ -68,6 +68,8 @@ class AlgoConfig:
     """ppo: passes over each rollout."""
     num_minibatches: int = 4
     """ppo: minibatches over the env axis per epoch."""
+    normalize_advantages: bool = False
+    """Standardise advantages to zero mean, unit std per batch (a2c: the rollout; ppo: each minibatch)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,31 @@
+"""metarl.agents: RL^2 recurrent actor-critics with selectable memory cores.
+
+``ActorCritic(agent_config, obs_size, num_actions)`` with ``init_params``,
+``initialize_carry``, ``step`` / ``core_step`` / ``unroll`` / ``act``; the cores
+(``gru``, ``lstm``, ``mlp``, ``transformer``) share one step-function protocol.
+"""
+
+from metarl.agents import policy
+from metarl.agents.actor_critic import ActorCritic, AgentOutput
+from metarl.agents.cores import (
+    Core,
+    GRUCore,
+    LSTMCore,
+    MLPCore,
+    TransformerCarry,
+    TransformerCore,
+    make_core,
+)
+
+__all__ = [
+    "ActorCritic",
+    "AgentOutput",
+    "Core",
+    "GRUCore",
+    "LSTMCore",
+    "MLPCore",
+    "TransformerCarry",
+    "TransformerCore",
+    "make_core",
+    "policy",
+]

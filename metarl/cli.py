@@ -1,0 +1,197 @@
+"""``metarl`` command line.
+
+::
+
+    metarl train --list
+    metarl train <experiment> [--set key=value ...] --run-dir runs/NAME [--resume] [--distributed]
+    metarl train --run-dir runs/NAME --resume        # the run dir's own config.json
+
+Exit codes: 0 done; 2 bad config, arguments or run dir (one line, no traceback,
+nothing compiled); 3 non-finite loss (the last good checkpoint is kept);
+4 unusable checkpoint (its path and the reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_NON_FINITE = 3
+EXIT_CHECKPOINT = 4
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse's own code), like config errors
+        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog="metarl", description="meta-RL inner-learning experiments in JAX")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
+    train = commands.add_parser(
+        "train",
+        help="train a named experiment into a run directory",
+        description="Train a named experiment (experiments/<name>.py) into a run directory.",
+        epilog=(
+            "Tip: set JAX_COMPILATION_CACHE_DIR=<dir> to reuse compiled programs across runs "
+            "and resumes. Exit codes: 2 config/run-dir error, 3 non-finite loss, 4 bad checkpoint."
+        ),
+    )
+    train.add_argument(
+        "experiment", nargs="?", help="experiment name (see --list) or path to a .py file"
+    )
+    train.add_argument(
+        "--list", action="store_true", help="list the experiments with their descriptions"
+    )
+    train.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. run.num_envs=64, env.overrides.num_arms=10 (repeatable)",
+    )
+    train.add_argument("--run-dir", help="where config, metrics, TensorBoard and checkpoints go")
+    train.add_argument(
+        "--resume", action="store_true", help="continue the run dir from its latest checkpoint"
+    )
+    train.add_argument(
+        "--print-config", action="store_true", help="print the resolved config as JSON and exit"
+    )
+    train.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    group = train.add_argument_group("multi-host (jax.distributed)")
+    group.add_argument(
+        "--distributed",
+        action="store_true",
+        help="call jax.distributed.initialize() first (TPU pods auto-detect; elsewhere give the three below)",
+    )
+    group.add_argument(
+        "--coordinator-address", help="host:port of process 0 (or $METARL_COORDINATOR_ADDRESS)"
+    )
+    group.add_argument(
+        "--num-processes", type=int, help="processes in the job (or $METARL_NUM_PROCESSES)"
+    )
+    group.add_argument(
+        "--process-id", type=int, help="this process's index (or $METARL_PROCESS_ID)"
+    )
+    return parser
+
+
+def _fail(stream: TextIO, code: int, message: str) -> int:
+    stream.write(f"metarl: error: {message}\n")
+    stream.flush()
+    return code
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _resolve_config(args: argparse.Namespace):
+    from metarl.config import validate
+    from metarl.experiments import apply_overrides, resolve
+    from metarl.runner.checkpointing import best_metric_mode
+    from metarl.runner.run_dir import RunDir
+
+    if args.experiment is None:
+        if not (args.resume and args.run_dir):
+            raise _UsageError(
+                "name an experiment (see 'metarl train --list'), or --resume a --run-dir"
+            )
+        config = apply_overrides(RunDir(args.run_dir).read_config(), args.sets)
+        validate(config)
+    else:
+        config = resolve(args.experiment, args.sets, build_env=False)
+    best_metric_mode(config.run.best_metric)
+    return config
+
+
+def _list_experiments(out: TextIO) -> int:
+    from metarl.experiments import list_experiments
+
+    rows = list_experiments()
+    width = max((len(name) for name, _ in rows), default=0)
+    for name, description in rows:
+        first_line = description.strip().splitlines()[0] if description.strip() else ""
+        out.write(f"{name.ljust(width)}  {first_line}\n")
+    if not rows:
+        out.write("(no experiments found)\n")
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.list:
+        return _list_experiments(out)
+
+    # jax.distributed.initialize must run before the JAX backend starts, and importing
+    # metarl.envs (gymnax) starts it: so connect first, then resolve the config. Its
+    # errors propagate (a half-connected pod must not train as independent runs).
+    from metarl.runner import distributed
+
+    if args.distributed:
+        try:
+            settings = distributed.settings_from(
+                args.coordinator_address, args.num_processes, args.process_id
+            )
+        except distributed.DistributedConfigError as error:
+            return _fail(err, EXIT_CONFIG, str(error))
+        distributed.initialize(settings)
+
+    from metarl.envs.validation import ConfigError
+    from metarl.runner.run_dir import RunDirError
+
+    try:
+        config = _resolve_config(args)
+        if args.print_config:
+            import json
+
+            from metarl.experiments import config_to_dict
+
+            out.write(json.dumps(config_to_dict(config), indent=2) + "\n")
+            return EXIT_OK
+        if not args.run_dir:
+            raise _UsageError("--run-dir is required")
+    except (ConfigError, RunDirError, _UsageError) as error:
+        return _fail(err, EXIT_CONFIG, str(error))
+
+    from metarl.runner.checkpointing import CheckpointError
+    from metarl.runner.train_loop import NonFiniteLossError, train
+
+    # Bad env values (e.g. num_arms=1) surface from the trainer's constructor, which
+    # builds the env before anything is compiled; train() checks the run dir first
+    # and writes nothing until the trainer exists.
+    # No mesh given: the trainer lays its 'data' axis over jax.devices(), which after
+    # jax.distributed.initialize are the devices of every process.
+    try:
+        result = train(
+            config,
+            args.run_dir,
+            resume=args.resume,
+            progress_stream=err,
+            show_progress=not args.no_progress,
+        )
+    except (ConfigError, RunDirError) as error:
+        return _fail(err, EXIT_CONFIG, str(error))
+    except NonFiniteLossError as error:
+        return _fail(err, EXIT_NON_FINITE, str(error))
+    except CheckpointError as error:
+        return _fail(err, EXIT_CHECKPOINT, str(error))
+    if distributed.is_primary():
+        err.write(f"metarl: done: {result.update} updates in {args.run_dir}\n")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        code = cmd_train(args, sys.stdout, sys.stderr)
+    else:  # pragma: no cover - argparse rejects unknown commands
+        code = EXIT_CONFIG
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Orbax checkpoints of the whole TrainState, with a JSON sidecar, kept latest + best.
+
+Layout: ``<run_dir>/checkpoints/<update>/{state, meta}``. ``state`` is the whole
+in-flight TrainState (params, optimizer state, RNG, update step, env states,
+carries), saved with ``StandardSave`` so a resume is exact; ``meta`` is a JSON
+sidecar (``format_version``, the full config, the update, the chunk's summary
+metrics) saved in the same orbax step, so both appear atomically or not at all.
+
+Retention is orbax's own: ``AnyPreservationPolicy([LatestN(keep), BestN(1)])``
+keeps the last ``run.keep_checkpoints`` plus the best by ``run.best_metric``; the
+metric is stored with each step, so the best survives restarts. Saves
+happen every ``run.checkpoint_every_chunks`` chunks (orbax ``FixedIntervalPolicy``
+over update counts) and always at the end of the run.
+
+A killed save leaves only an orbax tmp dir (``*.orbax-checkpoint-tmp-*``), which
+orbax never lists as a step and which ``cleanup_tmp_directories`` removes when
+the next run opens the manager.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers
+
+from metarl.config import ExperimentConfig
+from metarl.envs.validation import ConfigError, check_choice
+from metarl.experiments import config_differences, config_from_dict, config_to_dict
+
+FORMAT_VERSION = 1
+"""Bumped whenever the TrainState layout or the sidecar changes incompatibly."""
+
+STATE_ITEM = "state"
+META_ITEM = "meta"
+
+BEST_METRICS = {"mean_episode_return": "max", "mean_regret_per_step": "min"}
+"""Metrics a run may pick its kept 'best' checkpoint by, and which direction is better."""
+
+RESUME_SAFE_FIELDS = (
+    "name",
+    "description",
+    "run.checkpoint_every_chunks",
+    "run.keep_checkpoints",
+    "run.best_metric",
+)
+"""Config fields that may change between a checkpoint and its resume: none of them
+changes the training computation, so the resumed run stays bit-identical."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used; the message names its path and the reason."""
+
+    def __init__(self, path: Path | str, reason: str):
+        super().__init__(f"checkpoint {path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def best_metric_mode(metric: str) -> str:
+    check_choice("config", "run.best_metric", metric, tuple(BEST_METRICS))
+    return BEST_METRICS[metric]
+
+
+def incompatible_fields(saved: ExperimentConfig, current: ExperimentConfig) -> list[str]:
+    """Differences (as 'field: saved -> current') that make a resume inexact or impossible."""
+    return [
+        f"{field}: {old!r} -> {new!r}"
+        for field, old, new in config_differences(saved, current)
+        if field not in RESUME_SAFE_FIELDS
+    ]
+
+
+@dataclasses.dataclass
+class CheckpointInfo:
+    step: int
+    path: Path
+    meta: dict[str, Any]
+
+
+class Checkpointer:
+    """The run's orbax ``CheckpointManager`` plus sidecar handling and error reporting."""
+
+    def __init__(self, directory: Path | str, config: ExperimentConfig, *, read_only: bool = False):
+        self.directory = Path(directory).absolute()
+        self.config = config
+        run = config.run
+        mode = best_metric_mode(run.best_metric)
+        best = run.best_metric
+        preservation = checkpoint_managers.AnyPreservationPolicy(
+            [
+                checkpoint_managers.LatestN(n=run.keep_checkpoints),
+                checkpoint_managers.BestN(
+                    get_metric_fn=lambda metrics: metrics[best],
+                    # BestN keeps the last n after sorting ascending; reverse keeps the lowest.
+                    reverse=mode == "min",
+                    n=1,
+                    keep_checkpoints_without_metrics=False,
+                ),
+            ]
+        )
+        saving = checkpoint_managers.AnySavePolicy(
+            [
+                checkpoint_managers.FixedIntervalPolicy(
+                    run.updates_per_chunk * run.checkpoint_every_chunks
+                ),
+                checkpoint_managers.PreemptionCheckpointingPolicy(),
+            ]
+        )
+        options = ocp.CheckpointManagerOptions(
+            save_decision_policy=saving,
+            preservation_policy=preservation,
+            # Not for deletion (the preservation policy decides that) but because orbax
+            # only writes each step's metrics to disk, and only answers best_step(),
+            # when best_fn is set; without them a resumed run would forget the best.
+            best_fn=lambda metrics: metrics[best],
+            best_mode=mode,
+            cleanup_tmp_directories=not read_only,
+            enable_async_checkpointing=True,
+            read_only=read_only,
+            create=not read_only,
+        )
+        self.manager = ocp.CheckpointManager(
+            self.directory, options=options, item_names=(STATE_ITEM, META_ITEM)
+        )
+
+    # ------------------------------------------------------------------ save
+    def save(
+        self, update: int, state: Any, summary: dict[str, Any], *, force: bool = False
+    ) -> bool:
+        """Queue an async save of ``state`` at ``update`` (a no-op off the save interval unless forced)."""
+        if self.config.run.best_metric not in summary:
+            raise ConfigError(
+                f"config: field 'run.best_metric' = {self.config.run.best_metric!r} is not reported by "
+                f"this run; allowed values here: {', '.join(repr(k) for k in BEST_METRICS if k in summary)}"
+            )
+        value = summary[self.config.run.best_metric]
+        if value is None:  # no finite value this chunk (e.g. no episode finished): never the best
+            value = (
+                -math.inf if best_metric_mode(self.config.run.best_metric) == "max" else math.inf
+            )
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "update": int(update),
+            "config": config_to_dict(self.config),
+            "summary": summary,
+        }
+        return self.manager.save(
+            int(update),
+            args=ocp.args.Composite(
+                **{STATE_ITEM: ocp.args.StandardSave(state), META_ITEM: ocp.args.JsonSave(meta)}
+            ),
+            metrics={self.config.run.best_metric: float(value)},
+            force=force,
+        )
+
+    def wait(self) -> None:
+        self.manager.wait_until_finished()
+
+    def close(self) -> None:
+        self.manager.close()
+
+    # --------------------------------------------------------------- inspect
+    def steps(self) -> list[int]:
+        return list(self.manager.all_steps())
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def best_step(self) -> int | None:
+        return self.manager.best_step()
+
+    def step_path(self, step: int) -> Path:
+        return self.directory / str(step)
+
+    def read_meta(self, step: int) -> dict[str, Any]:
+        """The sidecar of ``step``, checked for format version and config compatibility."""
+        path = self.step_path(step)
+        meta_file = path / META_ITEM / "metadata"
+        try:
+            meta = json.loads(meta_file.read_text())
+        except FileNotFoundError:
+            raise CheckpointError(path, f"sidecar {meta_file} is missing") from None
+        except (OSError, ValueError) as error:
+            raise CheckpointError(path, f"sidecar {meta_file} is unreadable ({error})") from None
+        if not isinstance(meta, dict):
+            raise CheckpointError(path, f"sidecar {meta_file} is not a JSON object")
+        version = meta.get("format_version")
+        if version != FORMAT_VERSION:
+            raise CheckpointError(
+                path,
+                f"format_version {version!r} is not supported by this metarl (needs {FORMAT_VERSION})",
+            )
+        if meta.get("update") != step:
+            raise CheckpointError(
+                path, f"sidecar says update {meta.get('update')!r}, directory says {step}"
+            )
+        try:
+            saved = config_from_dict(meta["config"])
+        except (KeyError, ConfigError) as error:
+            raise CheckpointError(path, f"sidecar config is unusable ({error})") from None
+        mismatched = incompatible_fields(saved, self.config)
+        if mismatched:
+            raise CheckpointError(
+                path, "incompatible with the current config: " + "; ".join(mismatched)
+            )
+        return meta
+
+    # --------------------------------------------------------------- restore
+    def restore(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, Any]]:
+        """(state, sidecar) of ``step`` restored onto ``abstract_state``'s shapes and shardings."""
+        meta = self.read_meta(step)
+        path = self.step_path(step)
+        try:
+            restored = self.manager.restore(
+                step,
+                args=ocp.args.Composite(**{STATE_ITEM: ocp.args.StandardRestore(abstract_state)}),
+            )
+        except Exception as error:  # orbax/tensorstore raise many types; all mean "unusable"
+            reason = f"{type(error).__name__}: {error}".strip()
+            raise CheckpointError(
+                path, f"state cannot be restored ({_first_lines(reason)})"
+            ) from error
+        return restored[STATE_ITEM], meta
+
+
+def _first_lines(text: str, limit: int = 600) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

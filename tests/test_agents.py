@@ -1,0 +1,163 @@
+"""Cores and the actor-critic: carry shapes, resets at episode starts, unroll = repeated
+steps, the transformer's bounded context, and the act protocol."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from metarl.agents import ActorCritic, TransformerCarry, make_core
+from metarl.config import AgentConfig
+from metarl.envs.validation import ConfigError
+
+B, D, H = 3, 5, 8
+MEMORY_CORES = ("gru", "lstm", "transformer")
+
+
+def build_core(name, **kwargs):
+    options = dict(transformer_heads=2, transformer_layers=1, transformer_context=4)
+    options.update(kwargs)
+    core = make_core(name, H, **options)
+    return core, core.init(jax.random.PRNGKey(0), D)
+
+
+def inputs(length, key=1):
+    return jax.random.normal(jax.random.PRNGKey(key), (length, B, D))
+
+
+def leaf_shapes(tree):
+    return [leaf.shape for leaf in jax.tree.leaves(tree)]
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("gru", [(B, H)]),
+        ("lstm", [(B, H), (B, H)]),
+        ("mlp", []),
+        # keys, values [B, layers, context, heads, head_size], position [B]
+        ("transformer", [(B, 1, 4, 2, 4), (B, 1, 4, 2, 4), (B,)]),
+    ],
+)
+def test_carry_shapes_survive_a_step(name, expected):
+    core, params = build_core(name)
+    carry = core.initialize_carry(B)
+    assert sorted(leaf_shapes(carry)) == sorted(expected)
+    new_carry, out = jax.jit(core.step)(params, carry, inputs(1)[0])
+    assert out.shape == (B, H)
+    assert sorted(leaf_shapes(new_carry)) == sorted(expected)
+
+
+@pytest.mark.parametrize("name", MEMORY_CORES)
+def test_memory_moves_and_step_is_repeatable(name):
+    core, params = build_core(name)
+    x = inputs(1)[0]
+    carry1, out1 = core.step(params, core.initialize_carry(B), x)
+    carry2, out2 = core.step(params, carry1, x)  # a second "thinking" step on the same input
+    assert not np.allclose(out1, out2), "the second step on the same input should see its memory"
+    again, out2_again = core.step(params, carry1, x)
+    np.testing.assert_array_equal(out2, out2_again)  # pure: same carry + input -> same output
+
+
+@pytest.mark.parametrize("name", MEMORY_CORES + ("mlp",))
+def test_unroll_equals_steps_with_resets(name):
+    core, params = build_core(name)
+    xs = inputs(7)
+    starts = jnp.zeros((7, B), bool).at[0].set(True).at[4, 1].set(True)  # env 1 starts anew at t=4
+    carry0 = core.initialize_carry(B)
+    _, unrolled = jax.jit(core.unroll)(params, carry0, xs, starts)
+    carry, stepped = carry0, []
+    for t in range(7):
+        carry, out = core.step(params, core.reset(carry, starts[t]), xs[t])
+        stepped.append(out)
+    np.testing.assert_allclose(unrolled, jnp.stack(stepped), rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", MEMORY_CORES)
+def test_episode_start_resets_hidden_state(name):
+    agent = ActorCritic(
+        AgentConfig(core=name, hidden_size=H, embed_size=4, transformer_context=4), obs_size=D, num_actions=3
+    )
+    params = agent.init_params(jax.random.PRNGKey(0))
+    xs = inputs(3)
+    carry = agent.initialize_carry(B)
+    start = jnp.ones((B,), bool)
+    for t in range(2):
+        carry, _ = agent.step(params, carry, xs[t], start if t == 0 else ~start)
+    _, fresh = agent.step(params, agent.initialize_carry(B), xs[2], start)
+    # Only env 0 starts an episode: it must match a fresh agent; the others keep their memory.
+    mixed = jnp.array([True, False, False])
+    _, out = agent.step(params, carry, xs[2], mixed)
+    np.testing.assert_allclose(out.logits[0], fresh.logits[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out.value[0], fresh.value[0], rtol=1e-6, atol=1e-7)
+    assert not np.allclose(out.hidden[1:], fresh.hidden[1:])
+
+
+def first_input_influence(num_layers, context, length):
+    """|output_t(x) - output_t(x with x_0 changed)| per step t, summed over batch and features."""
+    core, params = build_core("transformer", transformer_layers=num_layers, transformer_context=context)
+    xs = inputs(length)
+    changed = xs.at[0].add(3.0)
+    starts = jnp.zeros((length, B), bool)
+    carry = core.initialize_carry(B)
+    _, out = core.unroll(params, carry, xs, starts)
+    _, out_changed = core.unroll(params, carry, changed, starts)
+    return np.abs(np.asarray(out - out_changed)).sum(axis=(1, 2))
+
+
+def test_transformer_context_bounds_memory_one_layer():
+    # Context 4, one layer: step t attends to steps t-3..t, so x_0 reaches t <= 3 only.
+    influence = first_input_influence(num_layers=1, context=4, length=8)
+    assert np.all(influence[:4] > 1e-4)
+    np.testing.assert_array_equal(influence[4:], 0.0)
+
+
+def test_transformer_context_bounds_memory_two_layers():
+    # Two layers stack windows: receptive field layers * (context - 1) + 1 = 7 steps, so
+    # x_0 reaches t <= 6 and nothing after.
+    influence = first_input_influence(num_layers=2, context=4, length=10)
+    assert np.all(influence[:7] > 1e-5)
+    np.testing.assert_array_equal(influence[7:], 0.0)
+
+
+def test_transformer_position_counts_past_the_context():
+    core, params = build_core("transformer")
+    carry = core.initialize_carry(B)
+    for t in range(6):
+        carry, _ = core.step(params, carry, inputs(1, key=t)[0])
+    assert isinstance(carry, TransformerCarry)
+    np.testing.assert_array_equal(carry.position, [6, 6, 6])
+    reset = core.reset(carry, jnp.array([True, False, True]))
+    np.testing.assert_array_equal(reset.position, [0, 6, 0])
+    np.testing.assert_array_equal(reset.keys[0], 0.0)
+
+
+def test_mlp_core_has_no_memory():
+    core, params = build_core("mlp")
+    x = inputs(1)[0]
+    carry, out1 = core.step(params, core.initialize_carry(B), x)
+    _, out2 = core.step(params, carry, x)
+    np.testing.assert_array_equal(out1, out2)
+
+
+def test_actor_critic_params_and_act():
+    agent = ActorCritic(AgentConfig(core="gru", hidden_size=H, embed_size=0), obs_size=D, num_actions=4)
+    params = agent.init_params(jax.random.PRNGKey(0))
+    assert set(params) == {"core", "policy", "value"}  # embed_size 0: inputs go straight to the core
+    assert params["core"]["input"]["kernel"].shape == (D, 3 * H)
+    obs = inputs(1)[0]
+    start = jnp.ones((B,), bool)
+    carry, action, extras = agent.act(params, agent.initialize_carry(B), obs, start, jax.random.PRNGKey(1))
+    assert action.shape == (B,) and action.dtype == jnp.int32
+    assert extras["logits"].shape == (B, 4) and extras["value"].shape == (B,)
+    assert extras["hidden"].shape == (B, H)
+    _, greedy_action, extras = agent.act(params, agent.initialize_carry(B), obs, start, None, greedy=True)
+    np.testing.assert_array_equal(greedy_action, jnp.argmax(extras["logits"], axis=-1))
+    # Initial policy is near uniform (small-scale logit head).
+    probs = jax.nn.softmax(extras["logits"])
+    np.testing.assert_allclose(probs, 0.25, atol=0.05)
+
+
+def test_unknown_core_names_the_field():
+    with pytest.raises(ConfigError, match="'core'"):
+        make_core("rnn", H)
