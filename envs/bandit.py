@@ -21,6 +21,7 @@ from metarl.envs.drift import (
     standard_normal_from_uniform,
     uniforms_needed,
 )
+from metarl.envs.key_hash import key_uniforms
 from metarl.envs.validation import ConfigError, check_choice, check_range
 
 REWARD_TYPES = ("bernoulli", "gaussian")
@@ -116,7 +117,7 @@ class Bandit(environment.Environment[BanditState, BanditParams]):
         return BanditTask(means=means.astype(jnp.float32)), jnp.int32(-1)
 
     def reset_env(self, key: jax.Array, params: BanditParams):
-        uniforms = jax.random.uniform(key, (self._reset_uniforms(params),))
+        uniforms = key_uniforms(key, self._reset_uniforms(params))
         task, task_id = self._draw_from_uniforms(uniforms, key, params)
         state = BanditState(time=jnp.int32(0), task=task, task_id=task_id)
         return self.get_obs(state, params), state
@@ -159,7 +160,7 @@ class Bandit(environment.Environment[BanditState, BanditParams]):
     def step_env(self, key: jax.Array, state: BanditState, action: jax.Array, params: BanditParams):
         step_size = 1 + uniforms_needed(params.drift, params.num_arms)
         reset_size = self._reset_uniforms(params)
-        uniforms = jax.random.uniform(key, (step_size + reset_size,))
+        uniforms = key_uniforms(key, step_size + reset_size)
         fresh_task, _ = self._draw_from_uniforms(uniforms[step_size:], key, params)
         next_state, reward, info = self._transition(uniforms, fresh_task, state, action, params)
         terminated = jnp.zeros((), bool)
@@ -171,7 +172,8 @@ class Bandit(environment.Environment[BanditState, BanditParams]):
 
         gymnax splits the key and computes a full reset every step. Here the
         transition, the change-point redraw and the auto-reset task all come from a
-        single uniform draw; the change-point redraw and the reset task are the same
+        single draw of hashed key words (``metarl.envs.key_hash``: threefry is a
+        rolled loop on CPU that would cost as much as the rest of the step); the change-point redraw and the reset task are the same
         draw, which is sound because only one of them is ever kept (an episode ends
         by time, never by chance).
         """
@@ -179,7 +181,7 @@ class Bandit(environment.Environment[BanditState, BanditParams]):
             params = self.default_params
         step_size = 1 + uniforms_needed(params.drift, params.num_arms)
         reset_size = self._reset_uniforms(params)
-        uniforms = jax.random.uniform(key, (step_size + reset_size,))
+        uniforms = key_uniforms(key, step_size + reset_size)
         fresh_task, fresh_id = self._draw_from_uniforms(uniforms[step_size:], key, params)
         stepped, reward, info = self._transition(uniforms, fresh_task, state, action, params)
         obs_stepped = self.get_obs(stepped, params)

@@ -53,8 +53,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
+
 from metarl.envs import distributions
 from metarl.envs.drift import DriftParams, apply_drift_uniform, make_drift, uniforms_needed
+from metarl.envs.key_hash import key_words
 from metarl.envs.validation import ConfigError, check_choice, check_range
 
 VIEWS = ("egocentric", "full")
@@ -165,35 +167,6 @@ def make_layouts(
     grid = np.zeros((num_layouts, cells), np.int8)
     grid[np.arange(num_layouts)[:, None], object_cells] = codes[None, :]
     return grid, (agent // interior).astype(np.int32), (agent % interior).astype(np.int32)
-
-
-def _mix32(h: jax.Array) -> jax.Array:
-    """MurmurHash3's 32-bit finaliser: a bijection with full avalanche."""
-    h = h ^ (h >> 16)
-    h = h * jnp.uint32(0x85EBCA6B)
-    h = h ^ (h >> 13)
-    h = h * jnp.uint32(0xC2B2AE35)
-    return h ^ (h >> 16)
-
-
-def key_words(key: jax.Array, count: int, stream: int = 0) -> jax.Array:
-    """``count`` random uint32 words from a PRNG key (typed or raw), SplitMix-style.
-
-    On CPU, JAX lowers threefry to a rolled loop costing ~25 ns per call and env at
-    batch 1024, about as much as this env's whole step. The key's words come from
-    the caller's split/fold_in (threefry already), so hashing them with a finaliser
-    keyed by a counter gives independent uniform words for ~2 ns, and keys such as
-    PRNGKey(0), PRNGKey(1) still map to unrelated words. Different ``stream`` values
-    give unrelated words from the same key.
-    """
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    raw = key.reshape(-1).astype(jnp.uint32)
-    seed = _mix32(jnp.uint32((0x3C6EF372 + stream * 0x632BE5AB) & 0xFFFFFFFF))
-    for i in range(raw.shape[0]):
-        seed = _mix32(seed ^ raw[i])
-    counter = jnp.arange(1, count + 1, dtype=jnp.uint32) * jnp.uint32(0x9E3779B9)
-    return _mix32(seed + counter)
 
 
 def words_needed(radices: list[int]) -> int:
