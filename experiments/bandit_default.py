@@ -8,6 +8,14 @@ exploration strategy it uses is learned and lives in its hidden state.
 Expected result: sampled-action mean total reward over 100 pulls above Thompson
 sampling (about 75.0 at k=5, n=100) by at least 2, approaching the Gittins-index
 player (about 78.3), after at most 10 minutes of training on a 2-core CPU.
+
+Hyperparameters, from short tuning runs (50M env steps with the same schedules
+compressed; sampled-action return on 5000 fresh episodes, +-0.25 s.e.): gamma 0.9
+scored 76.2 with entropy 0.05 (seed 1), 76.0 and 76.0 with entropy 0.03 (seeds 0, 1)
+and 74.9 with entropy 0.01; gamma 0.95 scored 76.2 and 73.7 (seeds 0, 1); gamma
+0.97-0.99 (with or without lambda < 1 and advantage normalisation) collapsed onto one
+arm. 20-step rollouts bootstrapped from the value learned about 2x faster per env
+step than whole 100-step episodes.
 """
 
 from metarl.config import AgentConfig, AlgoConfig, EnvConfig, ExperimentConfig, RunConfig
@@ -20,27 +28,29 @@ CONFIG = ExperimentConfig(
         "Gittins (~78.3) in total reward, within 10 minutes of CPU training?"
     ),
     env=EnvConfig(name="bandit-bernoulli-v0", overrides={"num_arms": 5, "horizon": 100}),
-    # The RL^2 inputs are 8 numbers: feeding them straight into the GRU (no embedding)
-    # removes a third of the network's compute and learns no worse.
+    # The RL^2 inputs are 8 numbers; feeding them straight to the GRU (no embedding
+    # layer) shrinks its input matmul 8x, about 25% faster per update on CPU.
     agent=AgentConfig(core="gru", hidden_size=64, embed_size=0),
     algo=AlgoConfig(
         name="a2c",
-        learning_rate=2e-3,
+        learning_rate=3e-3,
         lr_schedule="linear",
         optimizer="adam",
-        gamma=0.95,
+        gamma=0.9,
         gae_lambda=1.0,
         entropy_coef=0.05,
         entropy_coef_final=0.0,
         value_coef=0.5,
         max_grad_norm=0.5,
     ),
-    # One rollout = one whole episode per env, so every return is exact (no bootstrapping).
+    # 150M env steps: about 8 minutes at the 310-350k env steps/s measured on the
+    # 2-core CPU, so the annealed schedules end inside the 10-minute budget.
     run=RunConfig(
         num_envs=256,
-        rollout_length=100,
-        total_env_steps=120_000_000,
+        rollout_length=20,
+        total_env_steps=150_000_000,
         num_seeds=1,
-        updates_per_chunk=50,
+        updates_per_chunk=400,
+        checkpoint_every_chunks=10,
     ),
 )

@@ -23,9 +23,9 @@ import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import metarl  # noqa: E402,F401  (CPU XLA flags)
 import jax  # noqa: E402
 
+import metarl  # noqa: E402,F401  (CPU XLA flags)
 from metarl.config import AgentConfig, AlgoConfig, EnvConfig, ExperimentConfig, RunConfig  # noqa: E402
 from metarl.training import make_trainer  # noqa: E402
 

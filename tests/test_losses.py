@@ -108,3 +108,12 @@ def test_gae_lambda_zero_is_one_step_td(lambda_):
     else:
         # A_0 = 1.4 + 0.9 * 0.9 * (-1.0) = 0.59
         np.testing.assert_allclose(advantages, [0.59, -1.0, 4.5], rtol=1e-6)
+
+
+def test_sampling_with_noise_drawn_ahead_matches_categorical():
+    # The rollout draws Gumbel noise for all steps at once; with the same key and shape
+    # that is exactly jax.random.categorical's draw.
+    logits = jax.random.normal(jax.random.PRNGKey(3), (64, 5))
+    key = jax.random.PRNGKey(4)
+    ahead = policy.sample_with_noise(logits, jax.random.gumbel(key, logits.shape))
+    np.testing.assert_array_equal(ahead, jax.random.categorical(key, logits, axis=-1))

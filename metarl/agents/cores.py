@@ -9,7 +9,7 @@ probe calls K extra times on the same input, so every core has the same surface:
   reset inside, so calling it again on the same input keeps "thinking";
 * ``reset(carry, episode_start)``: the initial carry where ``episode_start`` is set;
 * ``unroll(params, carry, inputs, episode_start)``: reset-then-step over a ``[T, B]``
-  sequence (the training loss path; the GRU hoists its input projection out of it).
+  sequence (the PPO loss path; the GRU's has a hand-written backward pass).
 
 Inputs are ``[B, input_size]``, outputs ``[B, hidden_size]``. The carry holds only
 the memory of the current episode: the agent resets it when an episode starts and
@@ -84,38 +84,113 @@ def _stacked_orthogonal(num_blocks: int):
     return init
 
 
+def _gru_cell(hidden, h, x_r, x_z, x_n):
+    """One GRU step from the per-gate input projections and hidden = h @ w_h + b_h [B, 3H].
+
+    -> (h_new, reset_gate, update_gate, candidate, h_n)
+    """
+    h_r, h_z, h_n = jnp.split(hidden, 3, axis=-1)
+    reset_gate = jax.nn.sigmoid(x_r + h_r)
+    update_gate = jax.nn.sigmoid(x_z + h_z)
+    candidate = jnp.tanh(x_n + reset_gate * h_n)
+    h_new = (1.0 - update_gate) * candidate + update_gate * h
+    return h_new, reset_gate, update_gate, candidate, h_n
+
+
+def _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
+    def one_step(h, xs):
+        x_r_t, x_z_t, x_n_t, start_t = xs
+        h = jnp.where(start_t[:, None], 0.0, h)
+        h_new, reset_gate, update_gate, candidate, h_n = _gru_cell(h @ w_h + b_h, h, x_r_t, x_z_t, x_n_t)
+        return h_new, (h_new, h, reset_gate, update_gate, candidate, h_n)
+
+    h_final, (outputs, *residuals) = jax.lax.scan(one_step, h0, (x_r, x_z, x_n, episode_start))
+    return h_final, outputs, residuals
+
+
+@jax.custom_vjp
+def gru_sequence(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
+    """GRU over a sequence of input projections, with a hand-written backward pass.
+
+    w_h [H, 3H], b_h [3H], h0 [B, H], x_r/x_z/x_n [T, B, H] (input projection per gate),
+    episode_start [T, B] bool (hidden state zeroed before that step) ->
+    (h_final [B, H], outputs [T, B, H]).
+
+    Why by hand: differentiating the scan makes XLA:CPU accumulate the weight gradients
+    with a small matmul and an [H, 3H] add inside every backward step, a cost that does
+    not shrink with the batch and dominates PPO's small minibatches. Here the backward
+    loop only carries dh (one matmul per step) and the recurrent-weight gradient is one
+    large matmul over all T x B rows afterwards; the input projection is outside the
+    loop, so its gradients are large matmuls too.
+    """
+    h_final, outputs, _ = _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start)
+    return h_final, outputs
+
+
+def _gru_sequence_fwd(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
+    h_final, outputs, residuals = _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start)
+    return (h_final, outputs), (w_h, episode_start, residuals)
+
+
+def _gru_sequence_bwd(saved, cotangents):
+    w_h, episode_start, (h_prev, reset_gate, update_gate, candidate, h_n) = saved
+    d_h_final, d_outputs = cotangents
+    w_h_transposed = w_h.T
+
+    def one_step(d_h_next, xs):
+        d_out, h, r, z, n, hn, start = xs
+        d_h = d_out + d_h_next
+        d_n_pre = d_h * (1.0 - z) * (1.0 - n * n)
+        d_r_pre = d_n_pre * hn * r * (1.0 - r)
+        d_z_pre = d_h * (h - n) * z * (1.0 - z)
+        d_hidden = jnp.concatenate([d_r_pre, d_z_pre, d_n_pre * r], axis=-1)
+        d_h_prev = d_h * z + d_hidden @ w_h_transposed
+        # Where the episode started, h was the constant zero carry: no gradient beyond it.
+        d_h_prev = jnp.where(start[:, None], 0.0, d_h_prev)
+        return d_h_prev, (d_hidden, d_r_pre, d_z_pre, d_n_pre)
+
+    d_h0, (d_hidden, d_x_r, d_x_z, d_x_n) = jax.lax.scan(
+        one_step,
+        d_h_final,
+        (d_outputs, h_prev, reset_gate, update_gate, candidate, h_n, episode_start),
+        reverse=True,
+    )
+    d_w_h = jnp.einsum("tbh,tbg->hg", h_prev, d_hidden)
+    d_b_h = jnp.sum(d_hidden, axis=(0, 1))
+    return d_w_h, d_b_h, d_h0, d_x_r, d_x_z, d_x_n, None
+
+
+gru_sequence.defvjp(_gru_sequence_fwd, _gru_sequence_bwd)
+
+
 class _FusedGRU(nn.Module):
     """GRU (the flax/cuDNN form) with its three gates in one input and one recurrent matmul.
 
-    flax's GRUCell runs six small matmuls per step; on CPU the fused form is markedly
-    faster, and it lets ``unroll`` project all inputs of a sequence in one matmul.
+    flax's GRUCell runs six small matmuls per step; fusing them is faster on CPU.
     """
 
     hidden_size: int
 
     def setup(self):
-        self.input_projection = nn.Dense(3 * self.hidden_size, name="input")
-        self.recurrent_projection = nn.Dense(
-            3 * self.hidden_size, kernel_init=_stacked_orthogonal(3), name="recurrent"
-        )
+        self.input = nn.Dense(3 * self.hidden_size, name="input")
+        self.recurrent = nn.Dense(3 * self.hidden_size, kernel_init=_stacked_orthogonal(3), name="recurrent")
 
     def project(self, inputs: jax.Array) -> jax.Array:
-        return self.input_projection(inputs)
-
-    def recur(self, h: jax.Array, x_r: jax.Array, x_z: jax.Array, x_n: jax.Array) -> jax.Array:
-        hidden = self.recurrent_projection(h)
-        h_r, h_z, h_n = jnp.split(hidden, 3, axis=-1)
-        reset_gate = jax.nn.sigmoid(x_r + h_r)
-        update_gate = jax.nn.sigmoid(x_z + h_z)
-        candidate = jnp.tanh(x_n + reset_gate * h_n)
-        return (1.0 - update_gate) * candidate + update_gate * h
+        return self.input(inputs)
 
     def __call__(self, h: jax.Array, inputs: jax.Array) -> jax.Array:
-        return self.recur(h, *jnp.split(self.project(inputs), 3, axis=-1))
+        x_r, x_z, x_n = jnp.split(self.project(inputs), 3, axis=-1)
+        return _gru_cell(self.recurrent(h), h, x_r, x_z, x_n)[0]
 
 
 class GRUCore(Core):
-    """Gated recurrent unit; carry [B, hidden_size], zeros at an episode start."""
+    """Gated recurrent unit; carry [B, hidden_size], zeros at an episode start.
+
+    ``step`` is one fused cell (the rollout and A2C path). ``unroll`` (the PPO loss
+    path) projects the whole input sequence in one matmul and runs the recurrence
+    through ``gru_sequence``, whose hand-written backward pass keeps the weight
+    gradients out of the time loop: 1.5-2x faster for PPO's small minibatches on CPU.
+    """
 
     def __init__(self, hidden_size: int):
         self.hidden_size = hidden_size
@@ -134,19 +209,12 @@ class GRUCore(Core):
         return h, h
 
     def unroll(self, params, carry, inputs, episode_start):
-        variables = {"params": params}
-        projected = self.module.apply(variables, inputs, method=_FusedGRU.project)
+        projected = self.module.apply({"params": params}, inputs, method=_FusedGRU.project)
         # Split the gates outside the loop: slicing the last axis of a scanned-over slice
         # every step costs XLA:CPU more than the recurrence itself.
-        gates = tuple(jnp.split(projected, 3, axis=-1))
-
-        def one_step(h, xs):
-            gates_t, start_t = xs
-            h = jnp.where(start_t[:, None], 0.0, h)
-            h = self.module.apply(variables, h, *gates_t, method=_FusedGRU.recur)
-            return h, h
-
-        return jax.lax.scan(one_step, carry, (gates, episode_start))
+        x_r, x_z, x_n = jnp.split(projected, 3, axis=-1)
+        recurrent = params["recurrent"]
+        return gru_sequence(recurrent["kernel"], recurrent["bias"], carry, x_r, x_z, x_n, episode_start)
 
 
 # --------------------------------------------------------------------------- LSTM

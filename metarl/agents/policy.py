@@ -11,6 +11,16 @@ def sample(key: jax.Array, logits: jax.Array) -> jax.Array:
     return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
 
 
+def sample_with_noise(logits: jax.Array, gumbel_noise: jax.Array) -> jax.Array:
+    """Gumbel-max sampling with noise drawn ahead: [..., A] logits and noise -> [...] int32.
+
+    ``argmax(logits + g)`` with ``g ~ Gumbel(0, 1)`` is exactly how
+    ``jax.random.categorical`` samples; drawing ``g`` for a whole rollout in one call
+    keeps the PRNG (a rolled loop on CPU) out of the per-step loop.
+    """
+    return jnp.argmax(logits + gumbel_noise, axis=-1).astype(jnp.int32)
+
+
 def greedy(logits: jax.Array) -> jax.Array:
     """The most probable action: [..., A] -> [...] int32."""
     return jnp.argmax(logits, axis=-1).astype(jnp.int32)

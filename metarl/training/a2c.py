@@ -9,7 +9,7 @@ with the very parameters that acted, so the logits and values the rollout comput
 are exactly what a second pass over the stored inputs would recompute. Sampled actions
 and env steps carry no gradient (JAX keeps them in the forward pass only), and the
 carry is back-propagated through the whole rollout as in a separate unroll. This
-saves the re-run of the core, about a quarter of the update's compute on CPU.
+saves re-running the core over the rollout (measured 15-30% faster per update on CPU).
 
 Also here: the pieces PPO shares (optimizer, schedules, advantage targets, the
 guarded parameter update).
@@ -126,6 +126,55 @@ def finish_update(
     return state, metrics
 
 
+def a2c_objective(
+    logits: jax.Array,
+    value: jax.Array,
+    action: jax.Array,
+    advantages: jax.Array,
+    targets: jax.Array,
+    value_coef: float,
+    entropy_coef: jax.Array,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """policy-gradient + value_coef * value - entropy_coef * entropy over [T, B] arrays."""
+    policy_loss = jnp.mean(jax.vmap(losses.policy_gradient_loss, in_axes=1)(logits, action, advantages))
+    value_loss = jnp.mean(jax.vmap(losses.value_loss, in_axes=1)(value, targets))
+    entropy = -jnp.mean(jax.vmap(losses.entropy_loss, in_axes=1)(logits))
+    total = policy_loss + value_coef * value_loss - entropy_coef * entropy
+    return total, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
+
+
+def make_a2c_loss(agent: ActorCritic, env: Any, env_params: Any, config: Any, with_regret: bool):
+    """loss(params, state, rollout_key, entropy_coef) -> (total, (stats, next_state, rollout)).
+
+    Runs the rollout with ``params`` and scores it: differentiate it to get the A2C
+    gradient (see the module docstring).
+    """
+    algo, run = config.algo, config.run
+
+    def loss_fn(params, state: TrainState, rollout_key: jax.Array, entropy_coef: jax.Array):
+        next_state, rollout = collect(
+            agent, env, env_params, params, state, rollout_key, run.rollout_length, with_regret
+        )
+        trajectory = rollout.trajectory
+        advantages, targets = advantages_and_targets(
+            jax.lax.stop_gradient(rollout), algo.gamma, algo.gae_lambda
+        )
+        if algo.normalize_advantages:
+            advantages = standardize(advantages)
+        total, stats = a2c_objective(
+            trajectory.logits,
+            trajectory.value,
+            trajectory.action,
+            advantages,
+            targets,
+            algo.value_coef,
+            entropy_coef,
+        )
+        return total, (stats, next_state, jax.lax.stop_gradient(rollout))
+
+    return loss_fn
+
+
 def make_a2c_update(
     agent: ActorCritic,
     env: Any,
@@ -138,27 +187,7 @@ def make_a2c_update(
     algo, run = config.algo, config.run
     num_updates = run.num_updates
     steps_per_update = run.num_envs * run.rollout_length
-
-    def loss_fn(params, state: TrainState, rollout_key: jax.Array, entropy_coef: jax.Array):
-        next_state, rollout = collect(
-            agent, env, env_params, params, state, rollout_key, run.rollout_length, with_regret
-        )
-        trajectory = rollout.trajectory
-        advantages, targets = advantages_and_targets(
-            jax.lax.stop_gradient(rollout), algo.gamma, algo.gae_lambda
-        )
-        if algo.normalize_advantages:
-            advantages = standardize(advantages)
-        policy_loss = jnp.mean(
-            jax.vmap(losses.policy_gradient_loss, in_axes=1)(
-                trajectory.logits, trajectory.action, advantages
-            )
-        )
-        value_loss = jnp.mean(jax.vmap(losses.value_loss, in_axes=1)(trajectory.value, targets))
-        entropy = -jnp.mean(jax.vmap(losses.entropy_loss, in_axes=1)(trajectory.logits))
-        total = policy_loss + algo.value_coef * value_loss - entropy_coef * entropy
-        stats = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
-        return total, (stats, next_state, jax.lax.stop_gradient(rollout))
+    loss_fn = make_a2c_loss(agent, env, env_params, config, with_regret)
 
     def update(state: TrainState):
         rng, rollout_key = jax.random.split(state.rng)

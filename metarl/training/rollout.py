@@ -82,9 +82,9 @@ def collect(
 
     def one_step(carry, step_keys):
         env_state, obs, core_carry, episode_start, episode_return = carry
-        action_key, env_keys = step_keys
+        action_noise, env_keys = step_keys
         core_carry, out = agent.step(params, core_carry, obs, episode_start)
-        action = policy.sample(action_key, out.logits)
+        action = policy.sample_with_noise(out.logits, action_noise)
         next_obs, env_state, reward, terminated, truncated, info = step_env(
             env_keys, env_state, action, env_params
         )
@@ -107,9 +107,13 @@ def collect(
         return (env_state, next_obs, core_carry, done, episode_return), transition
 
     initial = (state.env_state, state.obs, state.carry, state.episode_start, state.episode_return)
-    # All of the rollout's keys in one call: each PRNG call is a loop of its own on CPU.
+    # All of the rollout's randomness in two calls: on CPU each PRNG call inside the
+    # step loop would be a rolled loop of its own.
     action_key, env_key = jax.random.split(key)
-    step_keys = (jax.random.split(action_key, length), jax.random.split(env_key, (length, num_envs)))
+    step_keys = (
+        jax.random.gumbel(action_key, (length, num_envs, agent.num_actions)),
+        jax.random.split(env_key, (length, num_envs)),
+    )
     (env_state, obs, core_carry, episode_start, episode_return), trajectory = jax.lax.scan(
         one_step, initial, step_keys
     )

@@ -64,7 +64,8 @@ class Trainer:
         sharding.check_divisible(run.num_envs, self.mesh)
         self.num_updates = run.num_updates
         self.steps_per_update = run.num_envs * run.rollout_length
-        if self.num_updates * self.steps_per_update > _MAX_ENV_STEPS:
+        # The runner runs whole chunks, so up to updates_per_chunk - 1 updates past num_updates.
+        if (self.num_updates + run.updates_per_chunk) * self.steps_per_update > _MAX_ENV_STEPS:
             raise ConfigError(
                 f"config: field 'run.total_env_steps' = {run.total_env_steps} is out of range; "
                 f"allowed: at most {_MAX_ENV_STEPS} env steps per seed (int32 step counter)"
