@@ -40,7 +40,10 @@ REFERENCE_PPO_STEPS_PER_S = {64: 19_500, 512: 26_800}
 
 def default_case(num_envs: int, updates: int) -> ExperimentConfig:
     run = dataclasses.replace(
-        DEFAULT_CONFIG.run, num_envs=num_envs, rollout_length=ROLLOUT_LENGTH, updates_per_chunk=updates
+        DEFAULT_CONFIG.run,
+        num_envs=num_envs,
+        rollout_length=ROLLOUT_LENGTH,
+        updates_per_chunk=updates,
     )
     return dataclasses.replace(DEFAULT_CONFIG, run=run)
 
@@ -50,7 +53,9 @@ def ppo_case(num_envs: int, updates: int) -> ExperimentConfig:
         name="bench_ppo_gru128",
         env=EnvConfig(name="bandit-bernoulli-v0", overrides={"num_arms": 2, "horizon": 100}),
         agent=AgentConfig(core="gru", hidden_size=128, embed_size=128),
-        algo=AlgoConfig(name="ppo", update_epochs=4, num_minibatches=4, gamma=0.99, gae_lambda=0.95),
+        algo=AlgoConfig(
+            name="ppo", update_epochs=4, num_minibatches=4, gamma=0.99, gae_lambda=0.95
+        ),
         run=RunConfig(num_envs=num_envs, rollout_length=ROLLOUT_LENGTH, updates_per_chunk=updates),
     )
 
@@ -76,7 +81,9 @@ def measure(config: ExperimentConfig, repeats: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--updates", type=int, default=4, help="updates per timed chunk")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--envs", type=int, nargs="+", default=[64, 512])
@@ -99,7 +106,10 @@ def main() -> None:
             ref = (reference or {}).get(num_envs)
             ref_text = f"{ref:8,d}" if ref else f"{'-':>8s}"
             ratio = f"{rate / ref:6.2f}" if ref else f"{'-':>6s}"
-            print(f"{label:44s} {num_envs:5d} {rate:10,.0f} {ref_text} {ratio} {compile_s:9.1f}", flush=True)
+            print(
+                f"{label:44s} {num_envs:5d} {rate:10,.0f} {ref_text} {ratio} {compile_s:9.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

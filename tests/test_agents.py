@@ -73,10 +73,40 @@ def test_unroll_equals_steps_with_resets(name):
     np.testing.assert_allclose(unrolled, jnp.stack(stepped), rtol=2e-5, atol=2e-6)
 
 
+@pytest.mark.parametrize("reset_at_start", [True, False])
+def test_gru_hand_written_backward_matches_autodiff(reset_at_start):
+    # GRUCore.unroll uses gru_sequence's hand-written VJP; the generic
+    # Core.unroll scans step and lets JAX differentiate it. Gradients wrt the params and
+    # the initial carry must agree, with resets at t=0 (or not) and mid-sequence.
+    from metarl.agents.cores import Core
+
+    core, params = build_core("gru")
+    xs = inputs(7)
+    starts = jnp.zeros((7, B), bool).at[0].set(reset_at_start).at[4, 1].set(True)
+    h0 = jax.random.normal(jax.random.PRNGKey(2), (B, H))
+    weights = jax.random.normal(jax.random.PRNGKey(3), (7, B, H))
+
+    def loss(params, h0, unroll):
+        h_final, outputs = unroll(params, h0, xs, starts)
+        return jnp.sum(outputs * weights) + jnp.sum(h_final**2)
+
+    hand = jax.grad(loss, argnums=(0, 1))(params, h0, core.unroll)
+    auto = jax.grad(loss, argnums=(0, 1))(params, h0, lambda *a: Core.unroll(core, *a))
+    for a, b in zip(jax.tree.leaves(hand), jax.tree.leaves(auto), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    d_h0 = np.asarray(hand[1])
+    if reset_at_start:
+        np.testing.assert_array_equal(d_h0, 0.0)  # the carry is replaced before it is used
+    else:
+        assert np.abs(d_h0).max() > 1e-3
+
+
 @pytest.mark.parametrize("name", MEMORY_CORES)
 def test_episode_start_resets_hidden_state(name):
     agent = ActorCritic(
-        AgentConfig(core=name, hidden_size=H, embed_size=4, transformer_context=4), obs_size=D, num_actions=3
+        AgentConfig(core=name, hidden_size=H, embed_size=4, transformer_context=4),
+        obs_size=D,
+        num_actions=3,
     )
     params = agent.init_params(jax.random.PRNGKey(0))
     xs = inputs(3)
@@ -95,7 +125,9 @@ def test_episode_start_resets_hidden_state(name):
 
 def first_input_influence(num_layers, context, length):
     """|output_t(x) - output_t(x with x_0 changed)| per step t, summed over batch and features."""
-    core, params = build_core("transformer", transformer_layers=num_layers, transformer_context=context)
+    core, params = build_core(
+        "transformer", transformer_layers=num_layers, transformer_context=context
+    )
     xs = inputs(length)
     changed = xs.at[0].add(3.0)
     starts = jnp.zeros((length, B), bool)
@@ -141,17 +173,27 @@ def test_mlp_core_has_no_memory():
 
 
 def test_actor_critic_params_and_act():
-    agent = ActorCritic(AgentConfig(core="gru", hidden_size=H, embed_size=0), obs_size=D, num_actions=4)
+    agent = ActorCritic(
+        AgentConfig(core="gru", hidden_size=H, embed_size=0), obs_size=D, num_actions=4
+    )
     params = agent.init_params(jax.random.PRNGKey(0))
-    assert set(params) == {"core", "policy", "value"}  # embed_size 0: inputs go straight to the core
+    assert set(params) == {
+        "core",
+        "policy",
+        "value",
+    }  # embed_size 0: inputs go straight to the core
     assert params["core"]["input"]["kernel"].shape == (D, 3 * H)
     obs = inputs(1)[0]
     start = jnp.ones((B,), bool)
-    carry, action, extras = agent.act(params, agent.initialize_carry(B), obs, start, jax.random.PRNGKey(1))
+    carry, action, extras = agent.act(
+        params, agent.initialize_carry(B), obs, start, jax.random.PRNGKey(1)
+    )
     assert action.shape == (B,) and action.dtype == jnp.int32
     assert extras["logits"].shape == (B, 4) and extras["value"].shape == (B,)
     assert extras["hidden"].shape == (B, H)
-    _, greedy_action, extras = agent.act(params, agent.initialize_carry(B), obs, start, None, greedy=True)
+    _, greedy_action, extras = agent.act(
+        params, agent.initialize_carry(B), obs, start, None, greedy=True
+    )
     np.testing.assert_array_equal(greedy_action, jnp.argmax(extras["logits"], axis=-1))
     # Initial policy is near uniform (small-scale logit head).
     probs = jax.nn.softmax(extras["logits"])

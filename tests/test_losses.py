@@ -82,7 +82,9 @@ def test_policy_gradient_loss_hand_values():
 
 def test_value_and_entropy_losses_hand_values():
     # 0.5 * mean((2-1)^2, (0-2)^2) = 0.5 * 2.5 = 1.25
-    np.testing.assert_allclose(losses.value_loss(jnp.array([1.0, 2.0]), jnp.array([2.0, 0.0])), 1.25)
+    np.testing.assert_allclose(
+        losses.value_loss(jnp.array([1.0, 2.0]), jnp.array([2.0, 0.0])), 1.25
+    )
     # H(0.5, 0.5) = log 2 = 0.693147; H(0.75, 0.25) = -(0.75 log 0.75 + 0.25 log 0.25) = 0.562335
     logits = jnp.array([[0.0, 0.0], [jnp.log(3.0), 0.0]])
     np.testing.assert_allclose(losses.entropy_loss(logits), -(0.693147 + 0.562335) / 2, rtol=1e-5)

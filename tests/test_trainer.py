@@ -109,7 +109,8 @@ def test_seeds_train_different_params(first_chunk):
 def test_params_change_after_training(first_chunk):
     initial, (state, _) = first_chunk
     changed = [
-        not np.allclose(a, b) for a, b in zip(jax.tree.leaves(initial.params), jax.tree.leaves(state.params), strict=True)
+        not np.allclose(a, b)
+        for a, b in zip(jax.tree.leaves(initial.params), jax.tree.leaves(state.params), strict=True)
     ]
     assert all(changed)
 
@@ -134,9 +135,17 @@ def test_gradient_through_rollout_equals_gradient_of_replay(trainer, first_chunk
     advantages, targets = advantages_and_targets(rollout, algo.gamma, algo.gae_lambda)
 
     def replay_loss(params):
-        _, out = trainer.agent.unroll(params, rollout.initial_carry, trajectory.obs, trajectory.episode_start)
+        _, out = trainer.agent.unroll(
+            params, rollout.initial_carry, trajectory.obs, trajectory.episode_start
+        )
         return a2c_objective(
-            out.logits, out.value, trajectory.action, advantages, targets, algo.value_coef, entropy_coef
+            out.logits,
+            out.value,
+            trajectory.action,
+            advantages,
+            targets,
+            algo.value_coef,
+            entropy_coef,
         )[0]
 
     replayed = jax.grad(replay_loss)(state.params)
@@ -166,7 +175,9 @@ def test_non_finite_loss_is_reported_and_skipped(trainer, first_chunk):
     # Skipped updates leave params and optimizer state as they were.
     for a, b in zip(jax.tree.leaves(broken.params), jax.tree.leaves(after.params), strict=True):
         np.testing.assert_array_equal(a, b)
-    for a, b in zip(jax.tree.leaves(broken.opt_state), jax.tree.leaves(after.opt_state), strict=True):
+    for a, b in zip(
+        jax.tree.leaves(broken.opt_state), jax.tree.leaves(after.opt_state), strict=True
+    ):
         np.testing.assert_array_equal(a, b)
     assert trainer.updates_done(after) == trainer.updates_done(broken) + UPDATES
 

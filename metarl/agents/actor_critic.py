@@ -96,7 +96,9 @@ class ActorCritic:
 
     def unroll(self, params: dict, carry, obs: jax.Array, episode_start: jax.Array):
         """A sequence: obs [T, B, D], episode_start [T, B] -> (carry, AgentOutput [T, B])."""
-        carry, hidden = self.core.unroll(params["core"], carry, self.embed(params, obs), episode_start)
+        carry, hidden = self.core.unroll(
+            params["core"], carry, self.embed(params, obs), episode_start
+        )
         return carry, self.heads(params, hidden)
 
     def act(

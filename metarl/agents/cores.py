@@ -79,7 +79,9 @@ def _stacked_orthogonal(num_blocks: int):
     def init(key, shape, dtype=jnp.float32):
         rows, cols = shape
         keys = jax.random.split(key, num_blocks)
-        return jnp.concatenate([orthogonal(k, (rows, cols // num_blocks), dtype) for k in keys], axis=1)
+        return jnp.concatenate(
+            [orthogonal(k, (rows, cols // num_blocks), dtype) for k in keys], axis=1
+        )
 
     return init
 
@@ -101,7 +103,9 @@ def _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
     def one_step(h, xs):
         x_r_t, x_z_t, x_n_t, start_t = xs
         h = jnp.where(start_t[:, None], 0.0, h)
-        h_new, reset_gate, update_gate, candidate, h_n = _gru_cell(h @ w_h + b_h, h, x_r_t, x_z_t, x_n_t)
+        h_new, reset_gate, update_gate, candidate, h_n = _gru_cell(
+            h @ w_h + b_h, h, x_r_t, x_z_t, x_n_t
+        )
         return h_new, (h_new, h, reset_gate, update_gate, candidate, h_n)
 
     h_final, (outputs, *residuals) = jax.lax.scan(one_step, h0, (x_r, x_z, x_n, episode_start))
@@ -173,7 +177,9 @@ class _FusedGRU(nn.Module):
 
     def setup(self):
         self.input = nn.Dense(3 * self.hidden_size, name="input")
-        self.recurrent = nn.Dense(3 * self.hidden_size, kernel_init=_stacked_orthogonal(3), name="recurrent")
+        self.recurrent = nn.Dense(
+            3 * self.hidden_size, kernel_init=_stacked_orthogonal(3), name="recurrent"
+        )
 
     def project(self, inputs: jax.Array) -> jax.Array:
         return self.input(inputs)
@@ -189,7 +195,9 @@ class GRUCore(Core):
     ``step`` is one fused cell (the rollout and A2C path). ``unroll`` (the PPO loss
     path) projects the whole input sequence in one matmul and runs the recurrence
     through ``gru_sequence``, whose hand-written backward pass keeps the weight
-    gradients out of the time loop: 1.5-2x faster for PPO's small minibatches on CPU.
+    gradients out of the time loop. Measured on the 2-core CPU (PPO, GRU 128, 4x4
+    minibatches): 1.6x faster than differentiating the scanned step at 64 envs
+    (16-env minibatches), on par at 512 envs.
     """
 
     def __init__(self, hidden_size: int):
@@ -197,9 +205,9 @@ class GRUCore(Core):
         self.module = _FusedGRU(hidden_size)
 
     def init(self, key, input_size):
-        return self.module.init(
-            key, jnp.zeros((1, self.hidden_size)), jnp.zeros((1, input_size))
-        )["params"]
+        return self.module.init(key, jnp.zeros((1, self.hidden_size)), jnp.zeros((1, input_size)))[
+            "params"
+        ]
 
     def initialize_carry(self, batch):
         return jnp.zeros((batch, self.hidden_size), jnp.float32)
@@ -214,7 +222,9 @@ class GRUCore(Core):
         # every step costs XLA:CPU more than the recurrence itself.
         x_r, x_z, x_n = jnp.split(projected, 3, axis=-1)
         recurrent = params["recurrent"]
-        return gru_sequence(recurrent["kernel"], recurrent["bias"], carry, x_r, x_z, x_n, episode_start)
+        return gru_sequence(
+            recurrent["kernel"], recurrent["bias"], carry, x_r, x_z, x_n, episode_start
+        )
 
 
 # --------------------------------------------------------------------------- LSTM
@@ -312,9 +322,13 @@ class _CachedAttentionBlock(nn.Module):
         scores = jnp.einsum("bhd,bchd->bhc", query, cached_keys) / math.sqrt(head_size)
         scores = jnp.where(valid_slot[:, None, :], scores, jnp.finfo(scores.dtype).min)
         weights = jax.nn.softmax(scores, axis=-1)
-        attended = jnp.einsum("bhc,bchd->bhd", weights, cached_values).reshape(batch, self.model_size)
+        attended = jnp.einsum("bhc,bchd->bhd", weights, cached_values).reshape(
+            batch, self.model_size
+        )
         x = x + nn.Dense(self.model_size, name="attention_out")(attended)
-        hidden = nn.gelu(nn.Dense(2 * self.model_size, name="mlp_in")(nn.LayerNorm(name="mlp_norm")(x)))
+        hidden = nn.gelu(
+            nn.Dense(2 * self.model_size, name="mlp_in")(nn.LayerNorm(name="mlp_norm")(x))
+        )
         x = x + nn.Dense(self.model_size, name="mlp_out")(hidden)
         return x, cached_keys, cached_values
 
@@ -365,7 +379,9 @@ class TransformerCore(Core):
 
     def __init__(self, hidden_size: int, num_heads: int, num_layers: int, context: int):
         if hidden_size % num_heads:
-            raise ValueError(f"hidden_size {hidden_size} must be divisible by num_heads {num_heads}")
+            raise ValueError(
+                f"hidden_size {hidden_size} must be divisible by num_heads {num_heads}"
+            )
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.num_layers = num_layers
@@ -376,7 +392,13 @@ class TransformerCore(Core):
         return self.module.init(key, self.initialize_carry(1), jnp.zeros((1, input_size)))["params"]
 
     def initialize_carry(self, batch):
-        shape = (batch, self.num_layers, self.context, self.num_heads, self.hidden_size // self.num_heads)
+        shape = (
+            batch,
+            self.num_layers,
+            self.context,
+            self.num_heads,
+            self.hidden_size // self.num_heads,
+        )
         return TransformerCarry(
             keys=jnp.zeros(shape, jnp.float32),
             values=jnp.zeros(shape, jnp.float32),
@@ -403,7 +425,9 @@ def make_core(
     if name == "mlp":
         return MLPCore(hidden_size)
     if name == "transformer":
-        return TransformerCore(hidden_size, transformer_heads, transformer_layers, transformer_context)
+        return TransformerCore(
+            hidden_size, transformer_heads, transformer_layers, transformer_context
+        )
     from metarl.envs.validation import check_choice
 
     check_choice("agent", "core", name, ("gru", "lstm", "mlp", "transformer"))

@@ -32,7 +32,9 @@ from metarl.training.state import TrainState
 UpdateFn = Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
 
 
-def make_optimizer(algo: Any, num_updates: int, grad_steps_per_update: int) -> optax.GradientTransformation:
+def make_optimizer(
+    algo: Any, num_updates: int, grad_steps_per_update: int
+) -> optax.GradientTransformation:
     """Gradient clip (if max_grad_norm > 0), then adam/rmsprop with a constant or linear LR."""
     if algo.lr_schedule == "linear":
         learning_rate = optax.linear_schedule(
@@ -77,7 +79,11 @@ def standardize(advantages: jax.Array) -> jax.Array:
 
 
 def apply_gradients(
-    optimizer: optax.GradientTransformation, params: Any, opt_state: Any, grads: Any, loss: jax.Array
+    optimizer: optax.GradientTransformation,
+    params: Any,
+    opt_state: Any,
+    grads: Any,
+    loss: jax.Array,
 ) -> tuple[Any, Any, jax.Array, jax.Array]:
     """One optimizer step, skipped when the loss or gradient is not finite.
 
@@ -136,7 +142,9 @@ def a2c_objective(
     entropy_coef: jax.Array,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """policy-gradient + value_coef * value - entropy_coef * entropy over [T, B] arrays."""
-    policy_loss = jnp.mean(jax.vmap(losses.policy_gradient_loss, in_axes=1)(logits, action, advantages))
+    policy_loss = jnp.mean(
+        jax.vmap(losses.policy_gradient_loss, in_axes=1)(logits, action, advantages)
+    )
     value_loss = jnp.mean(jax.vmap(losses.value_loss, in_axes=1)(value, targets))
     entropy = -jnp.mean(jax.vmap(losses.entropy_loss, in_axes=1)(logits))
     total = policy_loss + value_coef * value_loss - entropy_coef * entropy

@@ -61,7 +61,9 @@ def gae_advantages(
         advantage = delta + discount * lambda_ * next_advantage
         return advantage, advantage
 
-    _, advantages = jax.lax.scan(backward, jnp.zeros_like(deltas[-1]), (deltas, discount_t), reverse=True)
+    _, advantages = jax.lax.scan(
+        backward, jnp.zeros_like(deltas[-1]), (deltas, discount_t), reverse=True
+    )
     return advantages
 
 
@@ -79,7 +81,9 @@ def policy_gradient_loss(logits_t: jax.Array, a_t: jax.Array, adv_t: jax.Array) 
     return -jnp.mean(log_pi * jax.lax.stop_gradient(adv_t))
 
 
-def clipped_surrogate_loss(ratio_t: jax.Array, adv_t: jax.Array, epsilon: float | jax.Array) -> jax.Array:
+def clipped_surrogate_loss(
+    ratio_t: jax.Array, adv_t: jax.Array, epsilon: float | jax.Array
+) -> jax.Array:
     """PPO's clipped surrogate (Schulman et al. 2017), as a loss to minimise.
 
     -mean_t min(ratio_t * adv_t, clip(ratio_t, 1 - epsilon, 1 + epsilon) * adv_t).

@@ -58,7 +58,9 @@ def make_ppo_update(
         if algo.normalize_advantages:
             advantages = standardize(advantages)
         policy_loss = jnp.mean(
-            jax.vmap(losses.clipped_surrogate_loss, in_axes=(1, 1, None))(ratio, advantages, algo.clip_eps)
+            jax.vmap(losses.clipped_surrogate_loss, in_axes=(1, 1, None))(
+                ratio, advantages, algo.clip_eps
+            )
         )
         value_loss = jnp.mean(jax.vmap(losses.value_loss, in_axes=1)(out.value, batch["targets"]))
         entropy = -jnp.mean(jax.vmap(losses.entropy_loss, in_axes=1)(out.logits))
@@ -68,7 +70,14 @@ def make_ppo_update(
     def update(state: TrainState):
         rng, rollout_key, shuffle_key = jax.random.split(state.rng, 3)
         next_state, rollout = collect(
-            agent, env, env_params, state.params, state, rollout_key, run.rollout_length, with_regret
+            agent,
+            env,
+            env_params,
+            state.params,
+            state,
+            rollout_key,
+            run.rollout_length,
+            with_regret,
         )
         advantages, targets = advantages_and_targets(rollout, algo.gamma, algo.gae_lambda)
         entropy_coef = entropy_coefficient(algo, state.update_step, num_updates)
@@ -86,9 +95,15 @@ def make_ppo_update(
         def minibatch_step(carry, env_index):
             params, opt_state = carry
             batch = {name: value[:, env_index] for name, value in time_major.items()}
-            batch["initial_carry"] = jax.tree.map(lambda leaf: leaf[env_index], rollout.initial_carry)
-            (total, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch, entropy_coef)
-            params, opt_state, grad_norm, finite = apply_gradients(optimizer, params, opt_state, grads, total)
+            batch["initial_carry"] = jax.tree.map(
+                lambda leaf: leaf[env_index], rollout.initial_carry
+            )
+            (total, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                params, batch, entropy_coef
+            )
+            params, opt_state, grad_norm, finite = apply_gradients(
+                optimizer, params, opt_state, grads, total
+            )
             stats.update(total_loss=total, grad_norm=grad_norm, loss_is_finite=finite)
             return (params, opt_state), stats
 
@@ -99,7 +114,9 @@ def make_ppo_update(
             )
 
         (params, opt_state), stats = jax.lax.scan(
-            epoch, (state.params, state.opt_state), jax.random.split(shuffle_key, algo.update_epochs)
+            epoch,
+            (state.params, state.opt_state),
+            jax.random.split(shuffle_key, algo.update_epochs),
         )
         finite = jnp.all(stats.pop("loss_is_finite"))
         stats = jax.tree.map(jnp.mean, stats)

@@ -70,7 +70,9 @@ class Trainer:
                 f"config: field 'run.total_env_steps' = {run.total_env_steps} is out of range; "
                 f"allowed: at most {_MAX_ENV_STEPS} env steps per seed (int32 step counter)"
             )
-        grad_steps_per_update = 1 if algo.name == "a2c" else algo.update_epochs * algo.num_minibatches
+        grad_steps_per_update = (
+            1 if algo.name == "a2c" else algo.update_epochs * algo.num_minibatches
+        )
         self.optimizer = make_optimizer(algo, self.num_updates, grad_steps_per_update)
         self.reports_regret = env_reports_regret(self.env, self.env_params, self.num_actions)
         make_update = make_a2c_update if algo.name == "a2c" else make_ppo_update
@@ -115,13 +117,18 @@ class Trainer:
         )
 
     def _init_all_seeds(self, key: jax.Array) -> TrainState:
-        seed_keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(self.config.run.num_seeds))
+        seed_keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(
+            jnp.arange(self.config.run.num_seeds)
+        )
         return jax.vmap(self._init_one_seed)(seed_keys)
 
     def _run_chunk(self, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         def one_seed(seed_state):
             return jax.lax.scan(
-                lambda s, _: self._update(s), seed_state, None, length=self.config.run.updates_per_chunk
+                lambda s, _: self._update(s),
+                seed_state,
+                None,
+                length=self.config.run.updates_per_chunk,
             )
 
         return jax.vmap(one_seed)(state)
