@@ -22,6 +22,7 @@ fixed-size KV cache of the episode so far; see ``TransformerCore``).
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
@@ -38,19 +39,22 @@ def _where_start(episode_start: jax.Array, initial: jax.Array, current: jax.Arra
     return jnp.where(mask, initial, current)
 
 
-class Core:
-    """Base class: a memory with an explicit carry. Subclasses define init/initialize_carry/step."""
+class Core(abc.ABC):
+    """Abstract base: a memory with an explicit carry. Subclasses define init/initialize_carry/step."""
 
     hidden_size: int
 
+    @abc.abstractmethod
     def init(self, key: jax.Array, input_size: int) -> Any:
-        raise NotImplementedError
+        """Parameters of the core for inputs of width ``input_size``."""
 
+    @abc.abstractmethod
     def initialize_carry(self, batch: int) -> Carry:
-        raise NotImplementedError
+        """The carry at an episode start, for ``batch`` envs."""
 
+    @abc.abstractmethod
     def step(self, params: Any, carry: Carry, inputs: jax.Array) -> tuple[Carry, jax.Array]:
-        raise NotImplementedError
+        """One step: (carry, inputs [B, D]) -> (carry, hidden [B, H])."""
 
     def reset(self, carry: Carry, episode_start: jax.Array) -> Carry:
         """The initial carry for rows where ``episode_start`` [B] is set, ``carry`` elsewhere."""
