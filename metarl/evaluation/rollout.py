@@ -36,9 +36,16 @@ class EpisodeBatch:
     """One episode per column: every array is ``[step, episode, ...]``."""
 
     actions: jax.Array
+    """[step, episode] int32 action taken."""
     rewards: jax.Array
+    """[step, episode] float32 reward received."""
     info: dict
+    """Ground truth per step (``RECORDED_INFO`` keys the env provides): never shown to agents."""
     extras: dict
+    """What the policy exposed per step (hidden state, logits, beliefs) if ``record_extras``."""
+    observations: jax.Array | None = None
+    """[step, episode, D] the RL^2 observation each action was chosen on, if
+    ``record_observations``: lets another policy be replayed on this exact history."""
 
     @property
     def returns(self) -> jax.Array:
@@ -54,6 +61,7 @@ def evaluate_policy(
     num_episodes: int,
     num_steps: int,
     record_extras: bool = False,
+    record_observations: bool = False,
 ) -> EpisodeBatch:
     """Run ``num_episodes`` episodes of ``num_steps`` steps (one episode per env).
 
@@ -80,13 +88,21 @@ def evaluate_policy(
             jax.random.split(env_step_key, num_episodes), state, action, env_params
         )
         recorded = {name: info[name] for name in RECORDED_INFO if name in info}
-        out = (action, reward, recorded, extras if record_extras else {})
+        out = (
+            action,
+            reward,
+            recorded,
+            extras if record_extras else {},
+            inputs.observation if record_observations else None,
+        )
         return (obs, state, carry, jnp.logical_or(terminated, truncated)), out
 
     step_keys = jax.random.split(step_key, num_steps)
     act_keys = jax.random.split(policy_key, num_steps)
     start = jnp.ones((num_episodes,), bool)
-    _, (actions, rewards, info, extras) = jax.lax.scan(
+    _, (actions, rewards, info, extras, observations) = jax.lax.scan(
         one_step, (obs, state, carry, start), (step_keys, act_keys)
     )
-    return EpisodeBatch(actions=actions, rewards=rewards, info=info, extras=extras)
+    return EpisodeBatch(
+        actions=actions, rewards=rewards, info=info, extras=extras, observations=observations
+    )
