@@ -27,6 +27,10 @@ class PolicyInputs:
     """[B] float32 previous reward, 0 at an episode start."""
     episode_start: jax.Array
     """[B] bool: this step begins a new episode (a new task): memory must be reset."""
+    privileged_state: Any = None
+    """The env state before acting (batched), or None. Trained agents never read it;
+    only reference agents documented as privileged (an oracle, a planner handed the
+    world model) may, and their docstrings say exactly what they read."""
 
 
 class Policy(Protocol):

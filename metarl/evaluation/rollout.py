@@ -82,6 +82,7 @@ def evaluate_policy(
             prev_action=state.prev_action,
             prev_reward=state.prev_reward,
             episode_start=episode_start,
+            privileged_state=state.env_state,
         )
         carry, action, extras = policy.act(carry, inputs, act_key)
         obs, state, reward, terminated, truncated, info = jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))(
