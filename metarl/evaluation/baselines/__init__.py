@@ -1,5 +1,35 @@
 """Reference agents of known mechanism, on the same policy protocol as checkpoints."""
 
-from metarl.evaluation.baselines.bandit import random_policy, thompson_sampling
+from metarl.evaluation.baselines.bandit import (
+    bandit_references,
+    bayes_learner_greedy,
+    epsilon_greedy,
+    fit_q_learning,
+    greedy,
+    q_learning,
+    random_policy,
+    task_locator,
+    thompson_sampling,
+    ucb1,
+    win_stay_lose_shift,
+)
+from metarl.evaluation.baselines.bayes_dp import bayes_optimal, bayes_optimal_value
+from metarl.evaluation.baselines.gittins import finite_horizon_gittins_table, gittins
 
-__all__ = ["random_policy", "thompson_sampling"]
+__all__ = [
+    "bandit_references",
+    "bayes_learner_greedy",
+    "bayes_optimal",
+    "bayes_optimal_value",
+    "epsilon_greedy",
+    "finite_horizon_gittins_table",
+    "fit_q_learning",
+    "gittins",
+    "greedy",
+    "q_learning",
+    "random_policy",
+    "task_locator",
+    "thompson_sampling",
+    "ucb1",
+    "win_stay_lose_shift",
+]
