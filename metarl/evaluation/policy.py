@@ -4,6 +4,17 @@
 The evaluation loop drives every policy the same way, on the same episodes, so
 comparisons are paired (common random numbers). ``extras`` is a dict that may
 expose internals for probes (hidden state, posterior statistics).
+
+Thinking steps (optional): ``think(carry, inputs) -> carry`` is one extra step of
+computation on the same inputs, taken before ``act`` (a recurrent core run once
+more, a planner searching one level deeper). A policy without thinking has none
+(``FunctionalPolicy.think_fn`` is None: ``think`` is the identity and
+``thinks`` is False). The contract, which ``metarl.probes.thinking.with_thinking``
+follows: ``think`` applies the episode-start reset itself, exactly as ``act`` would,
+so the caller passes ``episode_start`` only to the first ``think`` of a step and
+clears it for the later thinks and for the ``act`` that follows them (otherwise
+``act`` would reset the memory the thinking just built). A policy that does not
+think is driven with its inputs unchanged.
 """
 
 from __future__ import annotations
@@ -40,17 +51,39 @@ class Policy(Protocol):
 
     def act(self, carry: Any, inputs: PolicyInputs, key: jax.Array) -> tuple[Any, jax.Array, dict]: ...
 
+    # Optional: ``think(carry, inputs) -> carry`` and ``thinks: bool`` (see the module docstring).
+
+
+def policy_thinks(policy) -> bool:
+    """Whether ``policy`` has a real ``think`` step (a protocol object without one does not)."""
+    return bool(getattr(policy, "thinks", False)) and hasattr(policy, "think")
+
 
 @struct.dataclass
 class FunctionalPolicy:
-    """A policy from two pure functions (``struct`` so it can close over arrays)."""
+    """A policy from pure functions (``struct`` so it can close over arrays).
+
+    ``think_fn(carry, inputs) -> carry`` is optional; None means the policy does not
+    think (``think`` is the identity).
+    """
 
     init_carry_fn: Callable[[int], Any] = struct.field(pytree_node=False)
     act_fn: Callable[..., tuple[Any, jax.Array, dict]] = struct.field(pytree_node=False)
     num_actions: int = struct.field(pytree_node=False)
+    think_fn: Callable[[Any, PolicyInputs], Any] | None = struct.field(pytree_node=False, default=None)
+
+    @property
+    def thinks(self) -> bool:
+        return self.think_fn is not None
 
     def init_carry(self, batch: int) -> Any:
         return self.init_carry_fn(batch)
 
     def act(self, carry, inputs: PolicyInputs, key: jax.Array):
         return self.act_fn(carry, inputs, key)
+
+    def think(self, carry, inputs: PolicyInputs):
+        """One extra computation step on ``inputs`` (the identity for a policy that does not think)."""
+        if self.think_fn is None:
+            return carry
+        return self.think_fn(carry, inputs)

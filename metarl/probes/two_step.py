@@ -1,0 +1,442 @@
+"""Two-step task probe: is first-stage choice model-based, or can model-free TD explain it?
+
+Per trial t (after an episode's first), *stay* means a1_t == a1_{t-1}. A model-free
+learner repeats rewarded choices whatever the transition; a model-based one credits
+the second-stage state reached, so after a *rare* transition it reverses the usual
+win-stay/lose-shift. The probe measures
+
+* **stay probabilities** P(stay | previous trial rewarded/unrewarded x common/rare),
+  pooled over trials, with 95% intervals clustered by episode (ratio estimator);
+* the **reward x transition interaction in stay probability**, defined here as the
+  difference of differences ``(P_RC - P_RR) - (P_UC - P_UR)`` (R/U = previous trial
+  rewarded/unrewarded, C/R = its transition common/rare): how much more the agent
+  stays after common than after rare transitions when rewarded, minus the same
+  when unrewarded. It is 2 for an agent that always follows the transition model
+  (stay after RC and UR, switch after RR and UC) and 0 for one that ignores it.
+  This is the definition under which the issue's reference values hold on the
+  Wang task (common 0.8, reward 0.9/0.1, swap 0.025 per trial, 100 trials):
+  measured with 512 episodes (seed 0), the model-based learner (lr 0.5, beta 5)
+  gives +0.85 +- 0.02 and model-free SARSA(1) (beta 5) gives +0.41 (lr 0.1-0.3),
+  +0.29 (lr 0.5), +0.20 (lr 0.7), +0.09 (lr 0.9); half of it (the mean of the two
+  differences) would give +0.43 for the model-based learner;
+* the Daw et al. (2011) **logistic regression** of stay on the previous trial's
+  reward (+1/-1), transition (common +1 / rare -1) and their product, with
+  cluster-robust (by episode) Wald intervals: the interaction coefficient is the
+  **model-based index**, the reward main effect the **model-free index**;
+  ``lagged_choice_regression`` extends it to several past trials (Miller et al.
+  2016 / Akam et al. 2015 style: choice on past choice x outcome x transition).
+
+A positive interaction alone does not show model-based control: Akam et al. (2015)
+show model-free agents produce one too, its size depending on their learning rate,
+because rare-transition rewards come disproportionately after choices that are
+already the worse ones. So ``two_step_verdict`` judges an agent only *relative to
+simulated model-free references on the same task*, and ``analyze_two_step`` always
+runs those references beside the agent (same evaluation key) and reports all of them.
+
+Trials come from an ``EpisodeBatch``: the task alternates stages from an episode's
+start, so a1 is the action at even steps and the reward at odd steps says whether
+the trial was rewarded. The transition type is read from ``info`` when the
+evaluation recorded ``transition_common`` / ``first_stage_action``, and otherwise
+from the recorded RL^2 observations (``record_observations=True``: the second-stage
+observation names the state reached, and the transition was common iff that state
+equals a1). Episode boundaries inside a column come from ``info["trial"]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metarl.evaluation.rollout import EpisodeBatch, evaluate_policy
+from metarl.evaluation.statistics import Z_95
+
+CONDITIONS = ("rewarded_common", "rewarded_rare", "unrewarded_common", "unrewarded_rare")
+REGRESSORS = ("intercept", "reward", "transition", "reward_x_transition")
+# A negligible ridge keeps the logistic fit finite when an agent is deterministic in some
+# condition (complete separation); it moves any identified coefficient by far less than its SE.
+RIDGE = 1e-4
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoStepTrials:
+    """Per-trial arrays ``[trial, column]`` (numpy)."""
+
+    first_action: np.ndarray
+    """int: a1 of each trial."""
+    common: np.ndarray
+    """bool: the trial's transition was the common one."""
+    rewarded: np.ndarray
+    """bool: the trial ended in reward."""
+    episode_first: np.ndarray
+    """bool: the trial is the first of its episode (no previous trial to stay with)."""
+
+
+def trials_from_batch(batch: EpisodeBatch) -> TwoStepTrials:
+    """Extract the per-trial record of a two-step ``EpisodeBatch`` (arrays ``[step, column]``)."""
+    actions = np.asarray(batch.actions)
+    rewards = np.asarray(batch.rewards)
+    if actions.shape[0] % 2:
+        raise ValueError(f"two-step batches need an even number of steps, got {actions.shape[0]}")
+    first_action = actions[0::2]
+    rewarded = rewards[1::2] > 0
+    info = batch.info
+    if "transition_common" in info:
+        common = np.asarray(info["transition_common"])[0::2].astype(bool)
+        if "first_stage_action" in info:
+            np.testing.assert_array_equal(np.asarray(info["first_stage_action"])[0::2], first_action)
+    elif batch.observations is not None:
+        # Second-stage observation: [first stage, state 0, state 1, ...] one-hot.
+        second_obs = np.asarray(batch.observations)[1::2]
+        if np.any(second_obs[..., 0] > 0.5):
+            raise ValueError("odd steps are not second-stage steps: is this a two-step batch?")
+        reached = np.argmax(second_obs[..., 1:3], axis=-1)
+        common = reached == first_action
+    else:
+        raise ValueError(
+            "the batch has neither info['transition_common'] nor observations: evaluate with "
+            "record_observations=True (or record the two-step info keys)"
+        )
+    if "trial" in info:
+        episode_first = np.asarray(info["trial"])[0::2] == 0
+    else:
+        episode_first = np.zeros(first_action.shape, bool)
+        episode_first[0] = True
+    return TwoStepTrials(
+        first_action=first_action, common=common, rewarded=rewarded, episode_first=episode_first
+    )
+
+
+def _transitions(trials: TwoStepTrials):
+    """(stay, prev_rewarded, prev_common, column index) over consecutive trial pairs, flattened."""
+    valid = ~trials.episode_first[1:]
+    stay = trials.first_action[1:] == trials.first_action[:-1]
+    columns = np.broadcast_to(np.arange(stay.shape[1]), stay.shape)
+    return (
+        stay[valid],
+        trials.rewarded[:-1][valid],
+        trials.common[:-1][valid],
+        columns[valid],
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """A number with its 95% interval half-width."""
+
+    value: float
+    half_width: float
+
+    @property
+    def low(self) -> float:
+        return self.value - self.half_width
+
+    @property
+    def high(self) -> float:
+        return self.value + self.half_width
+
+    def as_dict(self) -> dict:
+        return {"value": self.value, "half_width": self.half_width}
+
+
+def _cluster_correction(num_clusters: int) -> float:
+    return num_clusters / max(num_clusters - 1, 1)
+
+
+def stay_probabilities(trials: TwoStepTrials, z: float = Z_95) -> tuple[dict[str, Estimate], Estimate]:
+    """P(stay) per condition and the interaction ``(RC - RR) - (UC - UR)``, episode-clustered.
+
+    Each condition's probability is the pooled ratio sum(stays) / sum(trials); its
+    variance is the cluster (episode) ratio-estimator variance, and the
+    interaction's uses the per-episode influence of all four ratios together.
+    """
+    stay, rewarded, common, column = _transitions(trials)
+    num_columns = trials.first_action.shape[1]
+    masks = {
+        "rewarded_common": rewarded & common,
+        "rewarded_rare": rewarded & ~common,
+        "unrewarded_common": ~rewarded & common,
+        "unrewarded_rare": ~rewarded & ~common,
+    }
+    correction = _cluster_correction(num_columns)
+    probabilities, influences = {}, {}
+    for name, mask in masks.items():
+        n_per = np.bincount(column[mask], minlength=num_columns).astype(np.float64)
+        stay_per = np.bincount(column[mask], weights=stay[mask], minlength=num_columns)
+        total = n_per.sum()
+        if total == 0:
+            probabilities[name] = Estimate(float("nan"), float("nan"))
+            influences[name] = np.full(num_columns, np.nan)
+            continue
+        p = stay_per.sum() / total
+        influence = (stay_per - p * n_per) / total
+        probabilities[name] = Estimate(float(p), float(z * np.sqrt(correction * np.sum(influence**2))))
+        influences[name] = influence
+    weights = {"rewarded_common": 1.0, "rewarded_rare": -1.0, "unrewarded_common": -1.0, "unrewarded_rare": 1.0}
+    value = sum(w * probabilities[c].value for c, w in weights.items())
+    influence = sum(w * influences[c] for c, w in weights.items())
+    interaction = Estimate(float(value), float(z * np.sqrt(correction * np.sum(influence**2))))
+    return probabilities, interaction
+
+
+def fit_logistic(design: np.ndarray, outcome: np.ndarray, clusters: np.ndarray, z: float = Z_95):
+    """Logistic regression by Newton's method with cluster-robust (sandwich) intervals.
+
+    design [N, P], outcome [N] in {0, 1}, clusters [N] int ids -> (coef [P], half-width [P]).
+    The sandwich H^-1 (sum_c g_c g_c^T) H^-1 accounts for trials of one episode not
+    being independent. A ridge of ``RIDGE`` (not on the intercept, column 0) keeps
+    separated fits finite.
+    """
+    design = np.asarray(design, np.float64)
+    outcome = np.asarray(outcome, np.float64)
+    num_params = design.shape[1]
+    penalty = np.full(num_params, RIDGE * len(outcome))
+    penalty[0] = 0.0
+    coef = np.zeros(num_params)
+    for _ in range(100):
+        prob = 1.0 / (1.0 + np.exp(-design @ coef))
+        gradient = design.T @ (outcome - prob) - penalty * coef
+        hessian = (design * (prob * (1 - prob))[:, None]).T @ design + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        coef = coef + step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    prob = 1.0 / (1.0 + np.exp(-design @ coef))
+    hessian = (design * (prob * (1 - prob))[:, None]).T @ design + np.diag(penalty)
+    per_row = design * (outcome - prob)[:, None]
+    cluster_ids, inverse = np.unique(clusters, return_inverse=True)
+    per_cluster = np.zeros((len(cluster_ids), num_params))
+    np.add.at(per_cluster, inverse, per_row)
+    meat = _cluster_correction(len(cluster_ids)) * per_cluster.T @ per_cluster
+    bread = np.linalg.inv(hessian)
+    covariance = bread @ meat @ bread
+    return coef, z * np.sqrt(np.diag(covariance))
+
+
+def stay_regression(trials: TwoStepTrials, z: float = Z_95) -> dict[str, Estimate]:
+    """Daw et al. (2011): logit P(stay) = b0 + b_r r + b_t t + b_rt r t over the previous trial.
+
+    r = +1 rewarded / -1 not, t = +1 common / -1 rare. Returns ``REGRESSORS`` -> Estimate.
+    """
+    stay, rewarded, common, column = _transitions(trials)
+    reward_code = np.where(rewarded, 1.0, -1.0)
+    transition_code = np.where(common, 1.0, -1.0)
+    design = np.stack([np.ones_like(reward_code), reward_code, transition_code, reward_code * transition_code], 1)
+    coef, half = fit_logistic(design, stay, column, z)
+    return {name: Estimate(float(c), float(h)) for name, c, h in zip(REGRESSORS, coef, half)}
+
+
+def lagged_choice_regression(trials: TwoStepTrials, lags: int = 3, z: float = Z_95) -> dict[str, list[Estimate]]:
+    """logit P(a1_t = 1) = b0 + sum_k c_{t-k} (w_k + w_r,k r + w_t,k t + w_rt,k r t), k = 1..lags.
+
+    c = +1 if a1 was 1 else -1, r and t coded as in ``stay_regression``; only trials
+    with ``lags`` earlier trials in the same episode. With lags = 1 the weights
+    match ``stay_regression`` up to the side bias b0. Returns, per REGRESSORS name
+    ('intercept' = the choice-repetition weight w_k), a list over lags; 'side_bias' is b0.
+    """
+    first_action = trials.first_action
+    num_trials, num_columns = first_action.shape
+    # Index of each trial within its episode.
+    position = np.zeros(first_action.shape, np.int64)
+    for t in range(1, num_trials):  # host-side bookkeeping over at most a few hundred trials
+        position[t] = np.where(trials.episode_first[t], 0, position[t - 1] + 1)
+    rows = position[lags:] >= lags
+    choice_code = np.where(first_action == 1, 1.0, -1.0)
+    reward_code = np.where(trials.rewarded, 1.0, -1.0)
+    transition_code = np.where(trials.common, 1.0, -1.0)
+    columns = [np.ones(rows.sum())]
+    for k in range(1, lags + 1):
+        c = choice_code[lags - k : num_trials - k][rows]
+        r = reward_code[lags - k : num_trials - k][rows]
+        t = transition_code[lags - k : num_trials - k][rows]
+        columns += [c, c * r, c * t, c * r * t]
+    design = np.stack(columns, 1)
+    outcome = (first_action[lags:] == 1)[rows]
+    cluster = np.broadcast_to(np.arange(num_columns), rows.shape)[rows]
+    coef, half = fit_logistic(design, outcome, cluster, z)
+    result: dict[str, list[Estimate]] = {"side_bias": [Estimate(float(coef[0]), float(half[0]))]}
+    for j, name in enumerate(REGRESSORS):
+        result[name] = [Estimate(float(coef[1 + 4 * k + j]), float(half[1 + 4 * k + j])) for k in range(lags)]
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoStepAnalysis:
+    """Everything the probe measures on one agent's episodes."""
+
+    stay: dict[str, Estimate]
+    """P(stay) per condition (``CONDITIONS``)."""
+    stay_interaction: Estimate
+    """(RC - RR) - (UC - UR) in stay probability."""
+    regression: dict[str, Estimate]
+    """Daw stay regression coefficients (``REGRESSORS``)."""
+    num_episodes: int
+    num_transitions: int
+
+    @property
+    def model_based_index(self) -> Estimate:
+        """The reward x transition coefficient of the stay regression."""
+        return self.regression["reward_x_transition"]
+
+    @property
+    def model_free_index(self) -> Estimate:
+        """The reward main-effect coefficient of the stay regression."""
+        return self.regression["reward"]
+
+    def as_dict(self) -> dict:
+        return {
+            "stay": {k: v.as_dict() for k, v in self.stay.items()},
+            "stay_interaction": self.stay_interaction.as_dict(),
+            "regression": {k: v.as_dict() for k, v in self.regression.items()},
+            "model_based_index": self.model_based_index.as_dict(),
+            "model_free_index": self.model_free_index.as_dict(),
+            "num_episodes": self.num_episodes,
+            "num_transitions": self.num_transitions,
+        }
+
+
+def analyze_trials(trials: TwoStepTrials, z: float = Z_95) -> TwoStepAnalysis:
+    stay, interaction = stay_probabilities(trials, z)
+    return TwoStepAnalysis(
+        stay=stay,
+        stay_interaction=interaction,
+        regression=stay_regression(trials, z),
+        num_episodes=int(trials.first_action.shape[1]),
+        num_transitions=int((~trials.episode_first[1:]).sum()),
+    )
+
+
+def analyze_batch(batch: EpisodeBatch, z: float = Z_95) -> TwoStepAnalysis:
+    return analyze_trials(trials_from_batch(batch), z)
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoStepVerdict:
+    label: str
+    """'model-based', 'model-free' or 'neither'."""
+    reason: str
+    interaction_minus_reference: dict[str, Estimate]
+    """Per model-free reference: agent's model-based index minus the reference's (95% interval)."""
+
+    def as_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "reason": self.reason,
+            "interaction_minus_reference": {k: v.as_dict() for k, v in self.interaction_minus_reference.items()},
+        }
+
+
+def two_step_verdict(agent: TwoStepAnalysis, model_free_references: dict[str, TwoStepAnalysis]) -> TwoStepVerdict:
+    """Judge the agent relative to simulated model-free agents on the same task (never to zero).
+
+    * 'model-based': its model-based index (reward x transition coefficient) exceeds
+      that of *every* model-free reference, each difference's 95% interval above 0
+      (the agents' episodes are independent draws, so half-widths add in quadrature);
+    * 'model-free': it does not exceed at least one model-free reference, and its
+      model-free index (reward effect) is positive with its interval above 0;
+    * 'neither': otherwise (e.g. choices that ignore reward).
+    """
+    if not model_free_references:
+        raise ValueError("a two-step verdict needs at least one simulated model-free reference")
+    index = agent.model_based_index
+    differences = {}
+    for name, reference in model_free_references.items():
+        ref = reference.model_based_index
+        differences[name] = Estimate(
+            index.value - ref.value, float(np.hypot(index.half_width, ref.half_width))
+        )
+    above_all = all(d.low > 0 for d in differences.values())
+    reward = agent.model_free_index
+    if above_all:
+        label = "model-based"
+        reason = "reward x transition coefficient above every model-free reference's"
+    elif reward.low > 0:
+        label = "model-free"
+        reason = "reward effect positive; reward x transition within what a model-free reference shows"
+    else:
+        label = "neither"
+        reason = "no reward effect and no model-based interaction beyond the model-free references"
+    return TwoStepVerdict(label=label, reason=reason, interaction_minus_reference=differences)
+
+
+# Model-free SARSA(1) references: the spurious interaction depends on the learning rate
+# and on the inverse temperature (Akam et al. 2015), so the grid spans both and an agent
+# is called model-based only if it beats the most model-based-looking of them.
+DEFAULT_REFERENCE_LEARNING_RATES = (0.1, 0.3, 0.5, 0.9)
+DEFAULT_REFERENCE_BETAS = (5.0, 10.0)
+
+
+def reference_name(learning_rate: float, beta: float) -> str:
+    return f"model_free_lr{learning_rate:g}_beta{beta:g}"
+
+
+def run_batch(policy, env, env_params, key, num_episodes: int, num_steps: int) -> EpisodeBatch:
+    """One jitted evaluation with the observations the trial extraction may need."""
+    run = jax.jit(
+        lambda k: evaluate_policy(policy, env, env_params, k, num_episodes, num_steps, record_observations=True)
+    )
+    return run(key)
+
+
+def simulate_model_free_references(
+    env,
+    env_params,
+    key: jax.Array,
+    num_episodes: int,
+    num_steps: int,
+    learning_rates: tuple[float, ...] = DEFAULT_REFERENCE_LEARNING_RATES,
+    betas: tuple[float, ...] = DEFAULT_REFERENCE_BETAS,
+    z: float = Z_95,
+) -> dict[str, TwoStepAnalysis]:
+    """Analyses of model-free SARSA(1) agents over the (learning rate x beta) grid, same ``key``.
+
+    The agents' hyperparameters are traced leaves, so the whole grid is one vmapped
+    program (one compile) rather than one evaluation per reference.
+    """
+    from metarl.evaluation.baselines.two_step import model_free
+
+    grid = [(rate, beta) for rate in learning_rates for beta in betas]
+    rates = jnp.asarray([g[0] for g in grid], jnp.float32)
+    inverse_temperatures = jnp.asarray([g[1] for g in grid], jnp.float32)
+
+    def one(rate, beta):
+        policy = model_free(learning_rate=rate, beta=beta)
+        return evaluate_policy(policy, env, env_params, key, num_episodes, num_steps, record_observations=True)
+
+    batches = jax.jit(jax.vmap(one))(rates, inverse_temperatures)
+    return {
+        reference_name(rate, beta): analyze_batch(jax.tree.map(lambda leaf, i=i: leaf[i], batches), z)
+        for i, (rate, beta) in enumerate(grid)
+    }
+
+
+def analyze_two_step(
+    policy,
+    env,
+    env_params,
+    key: jax.Array,
+    num_episodes: int,
+    num_steps: int | None = None,
+    model_free_references: dict | None = None,
+    z: float = Z_95,
+) -> dict:
+    """Run ``policy`` and the model-free references on the same episodes; analyse all; judge.
+
+    ``num_steps`` defaults to the env's episode length. ``model_free_references`` is
+    ``{name: Policy}``; None runs the default SARSA(1) grid
+    (``simulate_model_free_references``). Returns ``{'agent': TwoStepAnalysis,
+    'references': {name: TwoStepAnalysis}, 'verdict': TwoStepVerdict}``.
+    """
+    if num_steps is None:
+        num_steps = int(env_params.max_steps_in_episode)
+    agent = analyze_batch(run_batch(policy, env, env_params, key, num_episodes, num_steps), z)
+    if model_free_references is None:
+        references = simulate_model_free_references(env, env_params, key, num_episodes, num_steps, z=z)
+    else:
+        references = {
+            name: analyze_batch(run_batch(ref, env, env_params, key, num_episodes, num_steps), z)
+            for name, ref in model_free_references.items()
+        }
+    return {"agent": agent, "references": references, "verdict": two_step_verdict(agent, references)}
