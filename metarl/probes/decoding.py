@@ -1,0 +1,262 @@
+"""Hidden-state probes: can belief statistics be read linearly off a frozen agent's state?
+
+If an agent carries a Bayes learner's sufficient statistics, a linear decoder
+fitted on some episodes should predict, on *other* episodes, the per-arm
+posterior means and pull counts computed from the history it saw. The decoder is
+ridge regression (R^2 on held-out episodes) for continuous targets and L2
+multinomial logistic regression (accuracy) for categorical ones.
+
+A decoder can succeed for reasons unrelated to the agent's computation (the
+targets grow with time; a random recurrent network already mixes its inputs), so
+every score comes with controls run on the same histories and the same split:
+
+* ``control``: the same decoder on a randomly initialised network of the same
+  architecture replayed on the agent's histories (``random_network_hidden``);
+* ``time_only``: the same decoder on a one-hot of the step index (what any
+  clock would give).
+
+Episodes, not steps, are split into fit and test sets: steps of one episode are
+strongly correlated, so a split by steps would score memorisation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+import scipy.optimize
+
+from metarl.evaluation.agent_policy import agent_policy
+from metarl.evaluation.replay import replay_policy
+from metarl.evaluation.rollout import EpisodeBatch
+from metarl.probes import choice_models
+
+# Ridge penalties tried, relative to the number of fit samples (features are standardised,
+# so X^T X / n has unit diagonal): from ordinary least squares to heavy shrinkage.
+RIDGE_PENALTIES = np.geomspace(1e-7, 1e1, 17)
+
+
+# ----------------------------------------------------------------- targets
+
+
+def steps_since_change(change: np.ndarray) -> np.ndarray:
+    """[T, B] steps since the task last changed, as known before acting at step t.
+
+    ``change`` [T, B] flags that the task changed *after* step t's outcome (the
+    bandit's ``info["change_point"]``), so the first step in a new task has 0; steps
+    before any change count from the episode start.
+    """
+    change = np.asarray(change, bool)
+    num_steps = change.shape[0]
+    steps = np.arange(num_steps)[:, None]
+    # A change after step t starts a new task at t + 1; the current task began at the
+    # latest such start before t (0 if none).
+    task_start = np.where(change, steps + 1, 0)
+    task_start = np.concatenate([np.zeros_like(task_start[:1]), np.maximum.accumulate(task_start, axis=0)[:-1]])
+    return (steps - task_start).astype(np.float64)
+
+
+def belief_targets(
+    episodes: EpisodeBatch,
+    num_arms: int,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+    reward_scale: float = 1.0,
+) -> dict[str, np.ndarray]:
+    """Belief statistics of each step's history, before acting: name -> [T, B, d] (float) or [T, B] (int).
+
+    * ``posterior_mean`` [T, B, k]: Beta(prior_a, prior_b) posterior mean per arm;
+    * ``pull_count`` [T, B, k]: pulls of each arm so far this episode;
+    * ``posterior_best_arm`` [T, B] int: the arm with the highest posterior mean
+      (ties to the lowest index);
+    * ``steps_since_change`` [T, B, 1]: from ``info["change_point"]`` (or any drift
+      event, ``info["drift_event"]``), only when the env records it.
+    """
+    actions = jnp.asarray(episodes.actions, jnp.int32)
+    rewards = jnp.asarray(episodes.rewards, jnp.float32) / reward_scale
+    counts = choice_models.pull_counts(actions, rewards, num_arms)
+    successes, failures = np.asarray(counts.successes, np.float64), np.asarray(counts.failures, np.float64)
+    posterior_mean = (prior_a + successes) / (prior_a + prior_b + successes + failures)
+    targets = {
+        "posterior_mean": posterior_mean,
+        "pull_count": successes + failures,
+        "posterior_best_arm": np.argmax(posterior_mean, axis=-1),
+    }
+    change = episodes.info.get("drift_event", episodes.info.get("change_point"))
+    if change is not None and np.asarray(change).any():
+        targets["steps_since_change"] = steps_since_change(np.asarray(change))[..., None]
+    return targets
+
+
+# ----------------------------------------------------------------- decoders
+
+
+def episode_split(num_episodes: int, test_fraction: float = 0.5, seed: int = 0) -> np.ndarray:
+    """[B] bool, True for the episodes the decoder is fitted on (the rest are the test set)."""
+    order = np.random.default_rng(seed).permutation(num_episodes)
+    num_test = int(round(test_fraction * num_episodes))
+    if not 0 < num_test < num_episodes:
+        raise ValueError(f"test_fraction {test_fraction} leaves no fit or no test episodes of {num_episodes}")
+    fit = np.ones(num_episodes, bool)
+    fit[order[:num_test]] = False
+    return fit
+
+
+def _standardised(features: np.ndarray, fit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flattened (fit rows, test rows) of [T, B, H] features, standardised on the fit rows."""
+    features = np.asarray(features, np.float64)
+    fit_rows = features[:, fit].reshape(-1, features.shape[-1])
+    test_rows = features[:, ~fit].reshape(-1, features.shape[-1])
+    mean = fit_rows.mean(0)
+    scale = fit_rows.std(0)
+    scale = np.where(scale > 1e-8, scale, 1.0)  # constant features stay (zero) rather than blow up
+    return (fit_rows - mean) / scale, (test_rows - mean) / scale
+
+
+def _whitened(x_fit: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both sets projected on the fit set's principal components, scaled to unit variance.
+
+    Hidden states are often strongly collinear (a few statistics mixed into many
+    units); whitening makes the logistic fit well conditioned, and components with
+    no variance on the fit set are dropped.
+    """
+    _, s, vt = np.linalg.svd(x_fit, full_matrices=False)
+    keep = s > 1e-6 * s.max()
+    projection = vt[keep].T * (np.sqrt(x_fit.shape[0]) / s[keep])
+    return x_fit @ projection, x_test @ projection
+
+
+def ridge_decode(features, target, fit: np.ndarray, penalties=RIDGE_PENALTIES) -> np.ndarray:
+    """[d] held-out R^2 of a ridge decoder of ``target`` [T, B, d] from ``features`` [T, B, H].
+
+    Fitted on episodes where ``fit`` [B] is True, scored on the others. The penalty
+    is chosen on the fit set by generalised cross-validation (closed form from one
+    SVD), per target dimension. R^2 = 1 - SSE / SST around the test mean (can be
+    negative: worse than predicting the mean).
+    """
+    x_fit, x_test = _standardised(features, fit)
+    target = np.asarray(target, np.float64)
+    if target.ndim == 2:
+        target = target[..., None]
+    y_fit = target[:, fit].reshape(-1, target.shape[-1])
+    y_test = target[:, ~fit].reshape(-1, target.shape[-1])
+    y_mean = y_fit.mean(0)
+    u, s, vt = np.linalg.svd(x_fit, full_matrices=False)
+    uty = u.T @ (y_fit - y_mean)  # [r, d]
+    num_fit = x_fit.shape[0]
+    best_score = np.full(target.shape[-1], np.inf)
+    best_weights = np.zeros((x_fit.shape[1], target.shape[-1]))
+    for penalty in penalties * num_fit:
+        shrink = s / (s**2 + penalty)  # [r]
+        weights = vt.T @ (shrink[:, None] * uty)
+        residual = (y_fit - y_mean) - x_fit @ weights
+        dof = np.sum(s**2 / (s**2 + penalty))
+        gcv = num_fit * (residual**2).sum(0) / max(num_fit - dof, 1.0) ** 2
+        better = gcv < best_score
+        best_score = np.where(better, gcv, best_score)
+        best_weights[:, better] = weights[:, better]
+    prediction = x_test @ best_weights + y_mean
+    total = ((y_test - y_test.mean(0)) ** 2).sum(0)
+    return 1.0 - ((y_test - prediction) ** 2).sum(0) / np.maximum(total, 1e-12)
+
+
+def logistic_decode(features, labels, fit: np.ndarray, num_classes: int, l2: float = 1e-4) -> tuple[float, float]:
+    """(held-out accuracy, chance) of an L2 multinomial logistic decoder of ``labels`` [T, B] int.
+
+    ``chance`` is the test accuracy of always predicting the fit set's most frequent
+    class. Features are whitened on the fit set; ``l2`` is the penalty per fit
+    sample on the weights of the whitened features.
+    """
+    x_fit, x_test = _whitened(*_standardised(features, fit))
+    labels = np.asarray(labels, np.int64)
+    y_fit, y_test = labels[:, fit].reshape(-1), labels[:, ~fit].reshape(-1)
+    x_fit = np.concatenate([x_fit, np.ones((x_fit.shape[0], 1))], axis=1)
+    x_test = np.concatenate([x_test, np.ones((x_test.shape[0], 1))], axis=1)
+    one_hot = np.eye(num_classes)[y_fit]
+    num_fit, width = x_fit.shape
+
+    def loss_and_grad(flat):
+        weights = flat.reshape(width, num_classes)
+        logits = x_fit @ weights
+        logits -= logits.max(1, keepdims=True)
+        log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+        loss = -(one_hot * log_probs).sum() / num_fit + 0.5 * l2 * (weights[:-1] ** 2).sum()
+        grad = x_fit.T @ (np.exp(log_probs) - one_hot) / num_fit
+        grad[:-1] += l2 * weights[:-1]
+        return loss, grad.ravel()
+
+    result = scipy.optimize.minimize(
+        loss_and_grad, np.zeros(width * num_classes), jac=True, method="L-BFGS-B", options={"maxiter": 500}
+    )
+    weights = result.x.reshape(width, num_classes)
+    accuracy = float(np.mean(np.argmax(x_test @ weights, axis=1) == y_test))
+    majority = np.bincount(y_fit, minlength=num_classes).argmax()
+    return accuracy, float(np.mean(y_test == majority))
+
+
+# ----------------------------------------------------------------- controls
+
+
+def time_features(num_steps: int, batch: int) -> np.ndarray:
+    """[T, B, T] one-hot of the step index: the features of a clock."""
+    return np.broadcast_to(np.eye(num_steps)[:, None, :], (num_steps, batch, num_steps))
+
+
+def random_network_hidden(episodes: EpisodeBatch, agent_config, key: jax.Array, num_actions: int) -> jax.Array:
+    """[T, B, H] hidden state of a randomly initialised ``ActorCritic(agent_config)`` replayed on ``episodes``.
+
+    The network sees exactly the RL^2 observations the agent saw (teacher forcing);
+    its weights are the initialiser's, never trained.
+    """
+    from metarl.agents import ActorCritic
+
+    if episodes.observations is None:
+        raise ValueError("the control replays observations: evaluate with record_observations=True")
+    agent = ActorCritic(agent_config, obs_size=episodes.observations.shape[-1], num_actions=num_actions)
+    init_key, replay_key = jax.random.split(key)
+    policy = agent_policy(agent, agent.init_params(init_key))
+    return jax.jit(lambda eps, k: replay_policy(policy, eps, k)["hidden"])(episodes, replay_key)
+
+
+# ----------------------------------------------------------------- the probe
+
+
+def decode_beliefs(
+    hidden,
+    episodes: EpisodeBatch,
+    num_arms: int,
+    control_hidden=None,
+    test_fraction: float = 0.5,
+    seed: int = 0,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+    reward_scale: float = 1.0,
+) -> list[dict]:
+    """Decode every ``belief_targets`` statistic from ``hidden`` [T, B, H] on held-out episodes.
+
+    One row per target: ``target``, ``metric`` ('r2' or 'accuracy'), ``agent``
+    (mean over the target's dimensions), ``agent_per_dim``, ``time_only``, and
+    ``control`` when ``control_hidden`` [T, B, H'] (e.g. ``random_network_hidden``)
+    is given; categorical rows add ``chance``. All decoders share one episode split.
+    """
+    hidden = np.asarray(hidden)
+    num_steps, batch = hidden.shape[:2]
+    fit = episode_split(batch, test_fraction, seed)
+    clock = time_features(num_steps, batch)
+    rows = []
+    for name, target in belief_targets(episodes, num_arms, prior_a, prior_b, reward_scale).items():
+        if target.ndim == 2:  # categorical
+            accuracy, chance = logistic_decode(hidden, target, fit, num_arms)
+            row = {"target": name, "metric": "accuracy", "agent": accuracy, "agent_per_dim": [accuracy],
+                   "chance": chance, "time_only": logistic_decode(clock, target, fit, num_arms)[0]}
+            if control_hidden is not None:
+                row["control"] = logistic_decode(control_hidden, target, fit, num_arms)[0]
+        else:
+            scores = ridge_decode(hidden, target, fit)
+            row = {"target": name, "metric": "r2", "agent": float(scores.mean()),
+                   "agent_per_dim": [float(x) for x in scores],
+                   "time_only": float(ridge_decode(clock, target, fit).mean())}
+            if control_hidden is not None:
+                row["control"] = float(ridge_decode(control_hidden, target, fit).mean())
+        rows.append(row)
+    return rows

@@ -1,0 +1,140 @@
+"""Mesa-learner or task locator? Which of the two explains an agent's choices better.
+
+A meta-trained bandit player may have learned a general learner (acting on the
+Beta posterior of each arm, like a Bayes learner over the prior) or a task
+locator (recognising which of its N training tasks it is in and playing that
+task's best arm). On tasks outside the training pool the two predict different
+choices. ``compare_learner_vs_locator`` fits each model's inverse temperature by
+maximum likelihood and compares their per-choice log-likelihood of the agent's
+choices.
+
+The comparison is two-fold cross-validated by default: episodes are split at
+random into halves, each model's temperature is fitted on one half and scored on
+the other (then the other way round), so every episode's score is out of sample
+and neither model can win by overfitting. Both models have exactly one free
+parameter, so the held-out likelihoods compare directly. The verdict is
+``"learner"`` or ``"locator"`` only when the 95% interval of the per-episode mean
+log-likelihood difference (learner - locator, per choice) excludes zero.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metarl.evaluation.statistics import mean_interval
+from metarl.probes import choice_models, model_fit
+
+VERDICTS = ("learner", "locator", "undecided")
+
+_bayes_values = jax.jit(choice_models.bayes_learner_values, static_argnames=("num_arms",))
+_locator_values = jax.jit(choice_models.task_locator_values, static_argnames=("reward_type",))
+_log_probs = jax.jit(choice_models.softmax_log_probs)
+
+
+@dataclasses.dataclass(frozen=True)
+class LikelihoodComparison:
+    """Bayes learner vs task locator as explanations of one set of choices."""
+
+    learner_inverse_temperature: float
+    """Bayes learner's ML inverse temperature on all episodes."""
+    locator_inverse_temperature: float
+    """Task locator's ML inverse temperature on all episodes."""
+    learner_log_lik_per_choice: float
+    """Bayes learner: mean log-probability of a choice (held out when cross-validated)."""
+    locator_log_lik_per_choice: float
+    """Task locator: mean log-probability of a choice (held out when cross-validated)."""
+    difference: float
+    """Mean over episodes of the per-choice log-likelihood difference, learner - locator."""
+    half_width: float
+    """Half-width of the 95% interval of ``difference`` (normal approximation over episodes)."""
+    verdict: str
+    """'learner' if the interval is above 0, 'locator' if below, else 'undecided'."""
+    difference_by_step: np.ndarray
+    """[T] mean over episodes of the log-likelihood difference at each step (when the models part)."""
+    num_episodes: int
+    cross_validated: bool
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return self.difference - self.half_width, self.difference + self.half_width
+
+    def summary(self) -> dict:
+        """JSON-friendly scalars."""
+        row = dataclasses.asdict(self)
+        row["difference_by_step"] = [float(x) for x in self.difference_by_step]
+        row["interval"] = list(self.interval)
+        return row
+
+
+def verdict_from_interval(difference: float, half_width: float) -> str:
+    if difference - half_width > 0:
+        return "learner"
+    if difference + half_width < 0:
+        return "locator"
+    return "undecided"
+
+
+def compare_learner_vs_locator(
+    actions,
+    rewards,
+    training_task_means,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+    cross_validate: bool = True,
+    seed: int = 0,
+    episode_start=None,
+) -> LikelihoodComparison:
+    """Which model explains the choices better: Bayes learner or task locator over the training tasks.
+
+    ``actions``, ``rewards`` [T, B] are one episode per column (Bernoulli 0/1
+    rewards: divide out any ``reward_scale``); ``training_task_means`` [N, k] are the
+    arm means of the agent's training pool (``params.task_pool.means``). The
+    learner uses a Beta(prior_a, prior_b) prior per arm. ``seed`` fixes the random
+    split of episodes into the two cross-validation halves.
+    """
+    actions = jnp.asarray(actions, jnp.int32)
+    rewards = jnp.asarray(rewards, jnp.float32)
+    task_means = jnp.asarray(training_task_means, jnp.float32)
+    num_steps, num_episodes = actions.shape
+    num_arms = task_means.shape[1]
+    if cross_validate and num_episodes < 4:
+        raise ValueError(f"cross-validation needs at least 4 episodes, got {num_episodes}")
+    learner_values = _bayes_values(actions, rewards, num_arms, prior_a, prior_b, episode_start)
+    locator_values = _locator_values(actions, rewards, task_means, "bernoulli", 1.0, episode_start)
+
+    learner_beta, _ = model_fit.fit_inverse_temperature(learner_values, actions)
+    locator_beta, _ = model_fit.fit_inverse_temperature(locator_values, actions)
+
+    if cross_validate:
+        order = np.random.default_rng(seed).permutation(num_episodes)
+        halves = (order[: num_episodes // 2], order[num_episodes // 2 :])
+        learner_log_probs = np.zeros((num_steps, num_episodes))
+        locator_log_probs = np.zeros((num_steps, num_episodes))
+        for fit_half, score_half in (halves, halves[::-1]):
+            weights = np.zeros(num_episodes)
+            weights[fit_half] = 1.0
+            for values, out in ((learner_values, learner_log_probs), (locator_values, locator_log_probs)):
+                beta, _ = model_fit.fit_inverse_temperature(values, actions, weights)
+                out[:, score_half] = np.asarray(_log_probs(values, actions, jnp.float32(beta)))[:, score_half]
+    else:
+        learner_log_probs = np.asarray(_log_probs(learner_values, actions, jnp.float32(learner_beta)), np.float64)
+        locator_log_probs = np.asarray(_log_probs(locator_values, actions, jnp.float32(locator_beta)), np.float64)
+
+    per_step = learner_log_probs - locator_log_probs  # [T, B]
+    difference, half_width = mean_interval(per_step.mean(axis=0))
+    return LikelihoodComparison(
+        learner_inverse_temperature=learner_beta,
+        locator_inverse_temperature=locator_beta,
+        learner_log_lik_per_choice=float(learner_log_probs.mean()),
+        locator_log_lik_per_choice=float(locator_log_probs.mean()),
+        difference=difference,
+        half_width=half_width,
+        verdict=verdict_from_interval(difference, half_width),
+        difference_by_step=per_step.mean(axis=1),
+        num_episodes=num_episodes,
+        cross_validated=cross_validate,
+    )

@@ -1,0 +1,298 @@
+"""Maximum-likelihood fits of the bandit choice models to an agent's choices; a BIC table.
+
+Given a recorded history (actions, rewards [T, B]), each model of
+``metarl.probes.choice_models`` is fitted by maximum likelihood with one parameter
+set shared by all episodes:
+
+* ``random`` (0 parameters): the floor every model must beat;
+* ``wsls`` (lapse epsilon);
+* ``q_learning`` (learning rate alpha, inverse temperature beta);
+* ``bayes_learner`` (beta);
+* ``task_locator`` (beta; needs the training tasks' means).
+
+Fits start from a vectorised grid (every grid point scored in one compiled call),
+then refine with scipy: the log-likelihood of a softmax model is concave in beta
+for fixed values, so the grid's best point brackets the maximum. ``fit_choice_models``
+returns the BIC table (``n_params``, ``log_likelihood``, ``bic``,
+``per_trial_likelihood`` = exp(mean log-likelihood per choice)) best model first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.optimize
+
+from metarl.probes import choice_models
+
+# Inverse temperatures searched: values live in [0, 1], so beta = 1e3 is already
+# deterministic for any value gap above 1%; beta = 1e-2 is uniform play.
+INVERSE_TEMPERATURE_BOUNDS = (1e-2, 1e3)
+INVERSE_TEMPERATURE_GRID = np.geomspace(*INVERSE_TEMPERATURE_BOUNDS, 41)
+# Learning rates searched, evenly spaced in logit so both ends are resolved.
+LEARNING_RATE_BOUNDS = (1e-3, 1.0 - 1e-3)
+LEARNING_RATE_GRID = 1.0 / (1.0 + np.exp(-np.linspace(-6.5, 6.5, 53)))
+LAPSE_BOUNDS = (1e-6, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFit:
+    """One model's maximum-likelihood fit to a set of choices."""
+
+    model: str
+    params: dict
+    """Fitted parameter values by name (empty for ``random``)."""
+    log_likelihood: float
+    """Total log-likelihood of all choices at the fitted parameters."""
+    num_choices: int
+
+    @property
+    def num_params(self) -> int:
+        return len(self.params)
+
+    @property
+    def bic(self) -> float:
+        return float(-2.0 * self.log_likelihood + self.num_params * np.log(self.num_choices))
+
+    @property
+    def per_trial_likelihood(self) -> float:
+        """Geometric-mean probability the model gave each choice."""
+        return float(np.exp(self.log_likelihood / self.num_choices))
+
+    def as_row(self) -> dict:
+        return {
+            "model": self.model,
+            "params": dict(self.params),
+            "n_params": self.num_params,
+            "log_likelihood": self.log_likelihood,
+            "bic": self.bic,
+            "per_trial_likelihood": self.per_trial_likelihood,
+            "num_choices": self.num_choices,
+        }
+
+
+def _weights(episode_weights, batch: int) -> np.ndarray:
+    if episode_weights is None:
+        return np.ones(batch)
+    return np.asarray(episode_weights, np.float64)
+
+
+# ----------------------------------------------------------------- softmax temperature
+
+
+@jax.jit
+def softmax_episode_log_lik(values: jax.Array, actions: jax.Array, inverse_temperature) -> jax.Array:
+    """[B] summed log-probability of each episode's choices; values [T, B, k], actions [T, B]."""
+    return choice_models.softmax_log_probs(values, actions, inverse_temperature).sum(0)
+
+
+@jax.jit
+def softmax_episode_log_lik_grid(values: jax.Array, actions: jax.Array, inverse_temperatures) -> jax.Array:
+    """[G, B] per-episode log-likelihood at every inverse temperature of the grid [G]."""
+    return jax.lax.map(lambda beta: softmax_episode_log_lik(values, actions, beta), inverse_temperatures)
+
+
+def fit_inverse_temperature(
+    values: jax.Array,
+    actions: jax.Array,
+    episode_weights=None,
+    bounds: tuple[float, float] = INVERSE_TEMPERATURE_BOUNDS,
+) -> tuple[float, float]:
+    """(beta, total log-likelihood) maximising sum_b w_b log p(choices of episode b | beta).
+
+    ``values`` [T, B, k] are a model's action values (fixed), ``episode_weights`` [B]
+    (default 1) select or resample episodes (0 drops an episode).
+    """
+    weights = _weights(episode_weights, values.shape[1])
+    grid = np.geomspace(bounds[0], bounds[1], len(INVERSE_TEMPERATURE_GRID))
+    grid_scores = np.asarray(softmax_episode_log_lik_grid(values, actions, jnp.asarray(grid, jnp.float32)))
+    totals = grid_scores.astype(np.float64) @ weights
+    best = int(np.argmax(totals))
+    low, high = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, len(grid) - 1)])
+
+    def negative(log_beta):
+        episode = np.asarray(softmax_episode_log_lik(values, actions, jnp.float32(np.exp(log_beta))))
+        return -float(episode.astype(np.float64) @ weights)
+
+    result = scipy.optimize.minimize_scalar(negative, bounds=(low, high), method="bounded",
+                                            options={"xatol": 1e-4})
+    if -result.fun >= totals[best]:
+        return float(np.exp(result.x)), float(-result.fun)
+    return float(grid[best]), float(totals[best])
+
+
+# ----------------------------------------------------------------- Q-learning
+
+
+@partial(jax.jit, static_argnames=("num_arms",))
+def q_learning_episode_log_lik(
+    actions, rewards, num_arms: int, learning_rate, inverse_temperature, initial_value=0.5, episode_start=None
+) -> jax.Array:
+    """[B] per-episode log-likelihood under softmax Q-learning (alpha, beta)."""
+    values = choice_models.q_learning_values(actions, rewards, num_arms, learning_rate, initial_value, episode_start)
+    return choice_models.softmax_log_probs(values, actions, inverse_temperature).sum(0)
+
+
+@partial(jax.jit, static_argnames=("num_arms",))
+def q_learning_log_lik_grid(
+    actions,
+    rewards,
+    num_arms: int,
+    learning_rates,
+    inverse_temperatures,
+    initial_value=0.5,
+    episode_start=None,
+) -> jax.Array:
+    """[Ga, Gb, B] per-episode log-likelihood at every (alpha [Ga], beta [Gb]) grid point.
+
+    The values are computed once per alpha (vmapped); betas are scored one at a
+    time (``lax.map``) so memory stays at [Ga, T, B, k].
+    """
+    values = jax.vmap(
+        lambda alpha: choice_models.q_learning_values(
+            actions, rewards, num_arms, alpha, initial_value, episode_start
+        )
+    )(learning_rates)  # [Ga, T, B, k]
+    def score(beta):
+        return jax.vmap(lambda v: choice_models.softmax_log_probs(v, actions, beta).sum(0))(values)
+
+    return jnp.moveaxis(jax.lax.map(score, inverse_temperatures), 0, 1)
+
+
+def fit_q_learning(
+    actions, rewards, num_arms: int, initial_value: float = 0.5, episode_weights=None, episode_start=None
+) -> ModelFit:
+    """ML (alpha, beta) of softmax Q-learning: grid, then Nelder-Mead on (logit alpha, log beta)."""
+    actions = jnp.asarray(actions, jnp.int32)
+    rewards = jnp.asarray(rewards, jnp.float32)
+    weights = _weights(episode_weights, actions.shape[1])
+    grid = np.asarray(
+        q_learning_log_lik_grid(
+            actions, rewards, num_arms, jnp.asarray(LEARNING_RATE_GRID, jnp.float32),
+            jnp.asarray(INVERSE_TEMPERATURE_GRID, jnp.float32), initial_value, episode_start,
+        )
+    ).astype(np.float64) @ weights
+    alpha_index, beta_index = np.unravel_index(int(np.argmax(grid)), grid.shape)
+
+    def negative(theta):
+        alpha = 1.0 / (1.0 + np.exp(-theta[0]))
+        beta = np.exp(np.clip(theta[1], *np.log(INVERSE_TEMPERATURE_BOUNDS)))
+        episode = q_learning_episode_log_lik(
+            actions, rewards, num_arms, jnp.float32(alpha), jnp.float32(beta), initial_value, episode_start
+        )
+        return -float(np.asarray(episode, np.float64) @ weights)
+
+    alpha0 = LEARNING_RATE_GRID[alpha_index]
+    start = np.array([np.log(alpha0 / (1 - alpha0)), np.log(INVERSE_TEMPERATURE_GRID[beta_index])])
+    result = scipy.optimize.minimize(
+        negative, start, method="Nelder-Mead",
+        options={"xatol": 1e-3, "fatol": 1e-3, "initial_simplex": start + np.array([[0, 0], [0.3, 0], [0, 0.3]])},
+    )
+    theta = result.x if result.fun <= -grid[alpha_index, beta_index] else start
+    alpha = float(np.clip(1.0 / (1.0 + np.exp(-theta[0])), *LEARNING_RATE_BOUNDS))
+    beta = float(np.exp(np.clip(theta[1], *np.log(INVERSE_TEMPERATURE_BOUNDS))))
+    return ModelFit(
+        model="q_learning",
+        params={"learning_rate": alpha, "inverse_temperature": beta},
+        log_likelihood=-negative(np.array([np.log(alpha / (1 - alpha)), np.log(beta)])),
+        num_choices=_num_choices(actions, weights),
+    )
+
+
+# ----------------------------------------------------------------- other models
+
+
+def _num_choices(actions, weights: np.ndarray) -> int:
+    return int(round(actions.shape[0] * weights.sum()))
+
+
+@partial(jax.jit, static_argnames=("num_arms",))
+def _wsls_episode_log_lik(actions, rewards, num_arms: int, lapse, episode_start=None):
+    return choice_models.wsls_log_probs(actions, rewards, num_arms, lapse, episode_start=episode_start).sum(0)
+
+
+def fit_wsls(actions, rewards, num_arms: int, episode_weights=None, episode_start=None) -> ModelFit:
+    """ML lapse epsilon of win-stay lose-shift (bounded scalar search on [1e-6, 1])."""
+    actions = jnp.asarray(actions, jnp.int32)
+    rewards = jnp.asarray(rewards, jnp.float32)
+    weights = _weights(episode_weights, actions.shape[1])
+
+    def negative(lapse):
+        episode = _wsls_episode_log_lik(actions, rewards, num_arms, jnp.float32(lapse), episode_start)
+        return -float(np.asarray(episode, np.float64) @ weights)
+
+    result = scipy.optimize.minimize_scalar(negative, bounds=LAPSE_BOUNDS, method="bounded",
+                                            options={"xatol": 1e-5})
+    return ModelFit("wsls", {"lapse": float(result.x)}, float(-result.fun), _num_choices(actions, weights))
+
+
+_bayes_values = jax.jit(choice_models.bayes_learner_values, static_argnames=("num_arms",))
+_locator_values = jax.jit(choice_models.task_locator_values, static_argnames=("reward_type",))
+
+
+def fit_bayes_learner(
+    actions, rewards, num_arms: int, prior_a=1.0, prior_b=1.0, episode_weights=None, episode_start=None
+) -> ModelFit:
+    """ML inverse temperature of softmax(beta * Beta-posterior mean)."""
+    actions = jnp.asarray(actions, jnp.int32)
+    values = _bayes_values(actions, jnp.asarray(rewards, jnp.float32), num_arms, prior_a, prior_b, episode_start)
+    beta, log_lik = fit_inverse_temperature(values, actions, episode_weights)
+    weights = _weights(episode_weights, actions.shape[1])
+    return ModelFit("bayes_learner", {"inverse_temperature": beta}, log_lik, _num_choices(actions, weights))
+
+
+def fit_task_locator(
+    actions, rewards, task_means, reward_type="bernoulli", reward_noise=1.0, episode_weights=None,
+    episode_start=None,
+) -> ModelFit:
+    """ML inverse temperature of softmax(beta * posterior-expected means over the training tasks [N, k])."""
+    actions = jnp.asarray(actions, jnp.int32)
+    values = _locator_values(
+        actions, jnp.asarray(rewards, jnp.float32), jnp.asarray(task_means, jnp.float32), reward_type,
+        reward_noise, episode_start,
+    )
+    beta, log_lik = fit_inverse_temperature(values, actions, episode_weights)
+    weights = _weights(episode_weights, actions.shape[1])
+    return ModelFit("task_locator", {"inverse_temperature": beta}, log_lik, _num_choices(actions, weights))
+
+
+def fit_random(actions, num_arms: int, episode_weights=None) -> ModelFit:
+    """Uniform choice: no parameters, log(1/k) per choice."""
+    weights = _weights(episode_weights, np.shape(actions)[1])
+    num_choices = _num_choices(actions, weights)
+    return ModelFit("random", {}, -num_choices * float(np.log(num_arms)), num_choices)
+
+
+def fit_choice_models(
+    actions,
+    rewards,
+    num_arms: int,
+    training_task_means=None,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+    q_initial_value: float = 0.5,
+    reward_type: str = "bernoulli",
+    reward_noise: float = 1.0,
+    episode_start=None,
+) -> list[dict]:
+    """Fit every model to the choices (actions, rewards [T, B]); the BIC table, best (lowest BIC) first.
+
+    The task locator is included only when ``training_task_means`` [N, k] is given.
+    Each row: model, params, n_params, log_likelihood, bic, per_trial_likelihood, num_choices.
+    """
+    fits = [
+        fit_random(actions, num_arms),
+        fit_wsls(actions, rewards, num_arms, episode_start=episode_start),
+        fit_q_learning(actions, rewards, num_arms, q_initial_value, episode_start=episode_start),
+        fit_bayes_learner(actions, rewards, num_arms, prior_a, prior_b, episode_start=episode_start),
+    ]
+    if training_task_means is not None:
+        fits.append(
+            fit_task_locator(actions, rewards, training_task_means, reward_type, reward_noise,
+                             episode_start=episode_start)
+        )
+    return [fit.as_row() for fit in sorted(fits, key=lambda fit: fit.bic)]
