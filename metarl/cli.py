@@ -5,10 +5,13 @@
     metarl train --list
     metarl train <experiment> [--set key=value ...] --run-dir runs/NAME [--resume] [--distributed]
     metarl train --run-dir runs/NAME --resume        # the run dir's own config.json
+    metarl eval runs/NAME [--checkpoint latest|best|STEP] [--suite SUITE] [--episodes N] [--seed S]
+    metarl plot runs/NAME [--suite SUITE]
 
-Exit codes: 0 done; 2 bad config, arguments or run dir (one line, no traceback,
-nothing compiled); 3 non-finite loss (the last good checkpoint is kept);
-4 unusable checkpoint (its path and the reason).
+Exit codes: 0 done; 2 bad config, arguments, suite or run dir (one line, no
+traceback, nothing compiled); 3 non-finite loss (the last good checkpoint is
+kept); 4 unusable checkpoint, or one whose config differs from the run's (its
+path and the reason).
 """
 
 from __future__ import annotations
@@ -77,7 +80,55 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--process-id", type=int, help="this process's index (or $METARL_PROCESS_ID)"
     )
+    _add_eval_parser(commands)
+    _add_plot_parser(commands)
     return parser
+
+
+def _add_eval_parser(commands) -> None:
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate a run's frozen checkpoint against reference agents on a suite",
+        description=(
+            "Restore a run's checkpoint (weights frozen) and play N episodes per suite with every "
+            "training seed and every reference agent on the same episodes; write "
+            "RUN/eval/SUITE/{episodes.npz,curves.npz,summary.json,learning_curves.png,.pdf}."
+        ),
+        epilog=(
+            "Suites: train, held_out, drift, ood (+ change_point for bandits), 'all', or a comma "
+            "list. Reproducible from (checkpoint, suite, seed, episodes). Tip: set "
+            "JAX_COMPILATION_CACHE_DIR=<dir> to reuse compiled programs across evaluations. "
+            "Exit codes: 2 bad arguments/suite/run dir, 4 unusable or mismatched checkpoint."
+        ),
+    )
+    evaluate.add_argument("run_dir", help="the run directory (as given to 'metarl train --run-dir')")
+    evaluate.add_argument(
+        "--checkpoint", default="latest", help="'latest' (default), 'best', or an update number"
+    )
+    evaluate.add_argument("--suite", default="train", help="suite name, comma list, or 'all' (default: train)")
+    evaluate.add_argument("--episodes", type=int, default=4096, help="episodes per suite (default 4096)")
+    evaluate.add_argument("--seed", type=int, default=0, help="evaluation seed: tasks, rewards, actions (default 0)")
+    evaluate.add_argument(
+        "--references",
+        default="all",
+        help="reference agents: 'all' (default), 'none' (random only), or a comma list of names",
+    )
+    evaluate.add_argument("--greedy", action="store_true", help="the checkpoint acts greedily (default: sampled)")
+    evaluate.add_argument("--no-plot", action="store_true", help="write the files but no figures")
+
+
+def _add_plot_parser(commands) -> None:
+    plot = commands.add_parser(
+        "plot",
+        help="draw a run's figures (PNG + PDF) from its files",
+        description=(
+            "Draw RUN/plots/training.{png,pdf} from metrics.jsonl and, for every evaluated suite, "
+            "RUN/eval/SUITE/learning_curves.{png,pdf} from summary.json and curves.npz. "
+            "Reads files only, never a checkpoint."
+        ),
+    )
+    plot.add_argument("run_dir", help="the run directory")
+    plot.add_argument("--suite", help="only these suites (comma list)")
 
 
 def _fail(stream: TextIO, code: int, message: str) -> int:
@@ -184,10 +235,76 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import json
+
+    from metarl.envs.validation import ConfigError
+    from metarl.runner.checkpointing import CheckpointError
+    from metarl.runner.run_dir import RunDirError
+
+    references = args.references
+    if references not in ("all", "none"):
+        references = [name.strip() for name in references.split(",") if name.strip()]
+    try:
+        from metarl.evaluation.run_eval import SUMMARY_FILE, evaluate_run, format_summary
+
+        directories = evaluate_run(
+            args.run_dir,
+            checkpoint=args.checkpoint,
+            suite=args.suite,
+            num_episodes=args.episodes,
+            seed=args.seed,
+            greedy=args.greedy,
+            references=references,
+            plot=not args.no_plot,
+            log=lambda message: (err.write(f"metarl: {message}\n"), err.flush()),
+        )
+    except (ConfigError, RunDirError) as error:
+        return _fail(err, EXIT_CONFIG, str(error))
+    except CheckpointError as error:
+        return _fail(err, EXIT_CHECKPOINT, str(error))
+    for directory in directories:
+        summary = json.loads((directory / SUMMARY_FILE).read_text())
+        out.write(format_summary(summary) + "\n")
+        out.write(f"written: {directory}/\n\n")
+    return EXIT_OK
+
+
+def cmd_plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path
+
+    from metarl.plotting import eval_dirs, plot_run
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        return _fail(err, EXIT_CONFIG, f"run dir {run_dir} does not exist")
+    suites = None if args.suite is None else [s.strip() for s in args.suite.split(",") if s.strip()]
+    if suites is not None:
+        evaluated = [d.name for d in eval_dirs(run_dir)]
+        missing = [s for s in suites if s not in evaluated]
+        if missing:
+            return _fail(
+                err,
+                EXIT_CONFIG,
+                f"suite(s) {', '.join(repr(s) for s in missing)} not evaluated in {run_dir}; "
+                f"allowed values: {', '.join(repr(s) for s in evaluated) or '(none: run metarl eval first)'}",
+            )
+    written = plot_run(run_dir, suites)
+    if not written:
+        return _fail(err, EXIT_CONFIG, f"nothing to plot in {run_dir} (no metrics.jsonl, no eval/)")
+    for path in written:
+        out.write(f"{path}\n")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
         code = cmd_train(args, sys.stdout, sys.stderr)
+    elif args.command == "eval":
+        code = cmd_eval(args, sys.stdout, sys.stderr)
+    elif args.command == "plot":
+        code = cmd_plot(args, sys.stdout, sys.stderr)
     else:  # pragma: no cover - argparse rejects unknown commands
         code = EXIT_CONFIG
     return code

@@ -1,0 +1,289 @@
+"""Figures from run-directory files only (never a checkpoint): PNG + PDF with matplotlib (Agg).
+
+* ``plot_eval_dir(run/eval/<suite>)``: the learning-after-freeze figure of one
+  suite from its ``summary.json`` and ``curves.npz``: reward per step (or per
+  trial) with 95% bootstrap bands, P(optimal action), cumulative regret, recovery
+  after a drift event or steps per trial (mazes), and total reward per agent with
+  intervals; the checkpoint, its references, random and the oracle overlaid.
+* ``plot_training(run)``: episode return and regret over training from ``metrics.jsonl``.
+* ``plot_run(run)``: both, for every suite evaluated so far.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+FIGURE_NAME = "learning_curves"
+TRAINING_FIGURE = "training"
+CHECKPOINT = "checkpoint"
+ORACLE = "oracle"
+RANDOM = "random"
+_CHECKPOINT_COLOR = "#1f4e9c"
+# tab10 without its blue (the checkpoint) and grey (random), then a few darker extras.
+_REFERENCE_COLORS = [
+    "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
+    "#393b79", "#637939", "#843c39",
+]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display, same pixels everywhere
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _agents_in_order(summary: dict) -> list[str]:
+    """Checkpoint first, then references, then random; the oracle is drawn apart."""
+    names = [n for n in summary["agents"] if n != ORACLE and not n.startswith(f"{CHECKPOINT}_seed")]
+    references = [n for n in names if n not in (CHECKPOINT, RANDOM)]
+    return [CHECKPOINT, *references, RANDOM]
+
+
+def _style(name: str, references: list[str]) -> dict:
+    if name == CHECKPOINT:
+        return {"color": _CHECKPOINT_COLOR, "lw": 2.2, "zorder": 5, "label": "checkpoint (frozen)"}
+    if name == RANDOM:
+        return {"color": "0.55", "lw": 1.3, "zorder": 2, "label": "random"}
+    if name == ORACLE:
+        return {"color": "black", "lw": 1.3, "ls": "--", "zorder": 4, "label": "oracle (expected)"}
+    color = _REFERENCE_COLORS[references.index(name) % len(_REFERENCE_COLORS)]
+    return {"color": color, "lw": 1.4, "zorder": 3, "label": name.replace("_", " ")}
+
+
+def _band(ax, x, curves, key: str, name: str, references: list[str]) -> bool:
+    if f"{name}/{key}/mean" not in curves:
+        return False
+    style = _style(name, references)
+    mean = curves[f"{name}/{key}/mean"]
+    low, high = curves[f"{name}/{key}/low"], curves[f"{name}/{key}/high"]
+    ax.plot(x[: len(mean)], mean, **style)
+    ax.fill_between(x[: len(mean)], low, high, color=style["color"], alpha=0.2, lw=0, zorder=style["zorder"] - 1)
+    return True
+
+
+def _mark_change(ax, summary: dict, unit: str) -> None:
+    change = summary["suite"].get("change_step")
+    if change is None or unit != "step":
+        return
+    ax.axvline(change + 1, color="0.3", lw=0.9, ls=":", zorder=1)
+    ax.text(change + 1, 0.98, " change", transform=ax.get_xaxis_transform(), va="top", ha="left", fontsize=8, color="0.3")
+
+
+def _seed_lines(ax, x, curves, key: str) -> None:
+    index = 0
+    while f"{CHECKPOINT}_seed{index}/{key}/mean" in curves:
+        mean = curves[f"{CHECKPOINT}_seed{index}/{key}/mean"]
+        ax.plot(x[: len(mean)], mean, color=_CHECKPOINT_COLOR, lw=0.7, alpha=0.45, zorder=4)
+        index += 1
+
+
+def _curve_panel(ax, summary, curves, key, names, references, unit, ylabel, title, oracle=False) -> None:
+    points = len(curves[f"{CHECKPOINT}/{key}/mean"])
+    x = np.arange(1, points + 1)
+    for name in reversed(names):
+        _band(ax, x, curves, key, name, references)
+    _seed_lines(ax, x, curves, key)
+    if oracle:
+        _band(ax, x, curves, key, ORACLE, references)
+    ax.set_xlabel(f"{unit} within episode (1 = first)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(1, max(points, 2))
+    _mark_change(ax, summary, "step" if key in ("reward", "optimal_action", "cumulative_regret") else unit)
+    ax.grid(alpha=0.25)
+
+
+def _recovery_panel(ax, summary, curves, names, references) -> None:
+    info = summary["recovery"]
+    before = info["window_before"]
+    points = len(curves[f"{CHECKPOINT}/recovery/mean"])
+    x = np.arange(points) - before
+    for name in reversed(names):
+        _band(ax, x, curves, "recovery", name, references)
+    ax.axvline(-0.5, color="0.3", lw=0.9, ls=":")
+    recovery = summary["agents"][CHECKPOINT].get("recovery") or {}
+    pre, baseline = recovery.get("pre_change"), summary["agents"][CHECKPOINT].get("recovery", {}).get("baseline")
+    if pre is not None and baseline is not None:
+        target = baseline + info["threshold"] * (pre - baseline)
+        ax.axhline(target, color=_CHECKPOINT_COLOR, lw=0.8, ls="--", alpha=0.7)
+        steps = recovery.get("steps")
+        text = "not regained" if steps is None else f"regains 90% in {steps:g} steps"
+        ax.text(0.98, 0.04, f"checkpoint {text}", transform=ax.transAxes, ha="right", fontsize=8)
+    measure = "P(optimal action)" if info["measure"] == "optimal_action" else "expected reward"
+    ax.set_xlabel("steps since the change (0 = first changed step)")
+    ax.set_ylabel(measure)
+    ax.set_title(f"recovery after a drift event ({recovery.get('episodes_with_event', '?')} episodes)", fontsize=10)
+    ax.grid(alpha=0.25)
+
+
+def _totals_panel(ax, summary, names, references) -> None:
+    rows = list(names)
+    if ORACLE in summary["agents"]:
+        rows.append(ORACLE)
+    for row, name in enumerate(rows):
+        entry = summary["agents"][name]
+        total = entry.get("total_reward") or entry.get("total_expected_reward")
+        style = _style(name, references)
+        mean = total["mean"]
+        low, high = total["ci95"]
+        if name == ORACLE:
+            ax.barh(row, mean, color="white", edgecolor="black", hatch="//", lw=0.8, height=0.7)
+        else:
+            ax.barh(row, mean, color=style["color"], alpha=0.85, height=0.7)
+        if low is not None and high is not None:
+            ax.errorbar(mean, row, xerr=[[mean - low], [high - mean]], color="black", capsize=3, lw=1)
+        ax.text(mean, row, f"  {mean:.2f}", va="center", ha="left", fontsize=8)
+    ax.set_yticks(range(len(rows)), [_style(n, references)["label"] for n in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("total reward per episode (mean, 95% CI)")
+    ax.set_title("episode total", fontsize=10)
+    lows = [(summary["agents"][n].get("total_reward") or summary["agents"][n]["total_expected_reward"])["mean"] for n in rows]
+    span = max(lows) - min(lows)
+    ax.set_xlim(min(0.0, min(lows) - 0.1 * span), max(lows) + 0.25 * max(span, 1e-9))
+    ax.grid(alpha=0.25, axis="x")
+
+
+def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """Draw ``learning_curves.{png,pdf}`` in an eval suite directory from its files."""
+    plt = _pyplot()
+    directory = Path(directory)
+    summary = json.loads((directory / "summary.json").read_text())
+    with np.load(directory / "curves.npz") as data:
+        curves = {k: data[k] for k in data.files}
+    names = _agents_in_order(summary)
+    references = [n for n in names if n not in (CHECKPOINT, RANDOM)]
+    unit = summary["curve"]["unit"]
+
+    panels = ["reward"]
+    if unit == "trial":
+        panels.append("trial_reward")
+    if f"{CHECKPOINT}/optimal_action/mean" in curves:
+        panels.append("optimal_action")
+    if f"{CHECKPOINT}/cumulative_regret/mean" in curves:
+        panels.append("cumulative_regret")
+    if f"{CHECKPOINT}/trial_length/mean" in curves:
+        panels.append("trial_length")
+    if f"{CHECKPOINT}/recovery/mean" in curves and summary.get("recovery"):
+        panels.append("recovery")
+    panels.append("totals")
+
+    columns = 3 if len(panels) > 3 else len(panels) + 1
+    rows = math.ceil((len(panels) + 1) / columns)  # + 1: a slot for the legend
+    fig, axes = plt.subplots(rows, columns, figsize=(5.0 * columns, 3.8 * rows + 0.6), layout="constrained")
+    axes = np.atleast_1d(axes).ravel()
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    legend_ax = axes[len(panels)]
+    for ax, panel in zip(axes, panels, strict=False):
+        if panel == "reward":
+            _curve_panel(ax, summary, curves, "reward", names, references, "step", "mean reward per step", "reward per step (learning after freeze)", oracle=True)
+            handles, labels = ax.get_legend_handles_labels()
+        elif panel == "trial_reward":
+            _curve_panel(ax, summary, curves, "trial_reward", names, references, "trial", "mean reward per trial", "reward per trial", oracle=True)
+        elif panel == "optimal_action":
+            _curve_panel(ax, summary, curves, "optimal_action", names, references, "step", "P(optimal action)", "probability of the optimal action")
+            ax.set_ylim(0, 1.02)
+        elif panel == "cumulative_regret":
+            _curve_panel(ax, summary, curves, "cumulative_regret", names, references, "step", "cumulative regret (reward units)", "cumulative regret (expected)")
+        elif panel == "trial_length":
+            _curve_panel(ax, summary, curves, "trial_length", names, references, "trial", "steps to finish the trial", "steps per completed trial")
+        elif panel == "recovery":
+            _recovery_panel(ax, summary, curves, names, references)
+        else:
+            _totals_panel(ax, summary, names, references)
+
+    order = [_style(n, references)["label"] for n in [*names, ORACLE]]
+    pairs = sorted(zip(labels, handles, strict=True), key=lambda p: order.index(p[0]) if p[0] in order else 99)
+    legend_ax.set_visible(True)
+    legend_ax.axis("off")
+    legend_ax.legend(
+        [h for _, h in pairs], [lab for lab, _ in pairs], loc="center", fontsize=9, frameon=False,
+        title="agents (bands: 95% bootstrap CI)", title_fontsize=9,
+    )
+    checkpoint = summary["checkpoint"]
+    suite = summary["suite"]
+    fig.suptitle(
+        f"{summary['run']['name']} ({summary['run']['experiment']}, {summary['env']['name']}): suite '{suite['name']}', "
+        f"checkpoint update {checkpoint['update']} ({checkpoint['requested']}, {checkpoint['num_seeds']} seed(s), "
+        f"{checkpoint['actions']} actions)\n{suite['description']}; {summary['episodes']} episodes, "
+        f"eval seed {summary['seed']}",
+        fontsize=10,
+    )
+    written = []
+    for fmt in formats:
+        path = directory / f"{FIGURE_NAME}.{fmt}"
+        fig.savefig(path, dpi=110, metadata=_fixed_metadata(fmt))
+        written.append(path)
+    plt.close(fig)
+    return written
+
+
+def _fixed_metadata(fmt: str) -> dict:
+    # No creation dates / software versions in the files: the same inputs give the same bytes.
+    if fmt == "pdf":
+        return {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
+    if fmt == "png":
+        return {"Software": None}
+    return {}
+
+
+def plot_training(run_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """``<run>/plots/training.{png,pdf}``: episode return (and regret) per seed over env steps."""
+    run_dir = Path(run_dir)
+    metrics_path = run_dir / "metrics.jsonl"
+    if not metrics_path.is_file():
+        return []
+    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    if not records:
+        return []
+    plt = _pyplot()
+    steps = np.array([r["env_steps"] for r in records], np.float64)
+    keys = [k for k in ("mean_episode_return", "mean_regret_per_step", "entropy") if records[0].get(k) is not None]
+    labels = {
+        "mean_episode_return": "mean episode return",
+        "mean_regret_per_step": "regret per step (reward units)",
+        "entropy": "policy entropy (nats)",
+    }
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.4), constrained_layout=True)
+    for ax, key in zip(np.atleast_1d(axes), keys, strict=True):
+        per_seed = np.array([[np.nan if v is None else v for v in r.get(f"{key}_per_seed", [r[key]])] for r in records], np.float64)
+        for seed in range(per_seed.shape[1]):
+            ax.plot(steps, per_seed[:, seed], lw=0.8, alpha=0.5, color=_CHECKPOINT_COLOR)
+        ax.plot(steps, np.nanmean(per_seed, axis=1), lw=2, color=_CHECKPOINT_COLOR)
+        ax.set_xlabel("env steps per seed")
+        ax.set_ylabel(labels[key])
+        ax.grid(alpha=0.25)
+    fig.suptitle(f"{run_dir.name}: training ({per_seed.shape[1]} seed(s); thin: per seed, thick: mean)", fontsize=10)
+    out_dir = run_dir / "plots"
+    out_dir.mkdir(exist_ok=True)
+    written = []
+    for fmt in formats:
+        path = out_dir / f"{TRAINING_FIGURE}.{fmt}"
+        fig.savefig(path, dpi=110, metadata=_fixed_metadata(fmt))
+        written.append(path)
+    plt.close(fig)
+    return written
+
+
+def eval_dirs(run_dir: str | Path) -> list[Path]:
+    """Every ``<run>/eval/<suite>/`` holding a summary.json and curves.npz."""
+    root = Path(run_dir) / "eval"
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / "summary.json").is_file() and (p / "curves.npz").is_file())
+
+
+def plot_run(run_dir: str | Path, suites: list[str] | None = None) -> list[Path]:
+    """Plot training and every evaluated suite (or only ``suites``) of a run dir."""
+    written = plot_training(run_dir)
+    for directory in eval_dirs(run_dir):
+        if suites is None or directory.name in suites:
+            written.extend(plot_eval_dir(directory))
+    return written
