@@ -49,6 +49,11 @@ class ModelFit:
     log_likelihood: float
     """Total log-likelihood of all choices at the fitted parameters."""
     num_choices: int
+    standard_errors: dict = dataclasses.field(default_factory=dict)
+    """Asymptotic standard error of each parameter (inverse observed information; NaN
+    where the fit sits on a bound or the curvature is not negative definite).
+    Choices within an episode are treated as independent given the parameters, which
+    is what the likelihood assumes."""
 
     @property
     def num_params(self) -> int:
@@ -72,7 +77,40 @@ class ModelFit:
             "bic": self.bic,
             "per_trial_likelihood": self.per_trial_likelihood,
             "num_choices": self.num_choices,
+            "standard_errors": dict(self.standard_errors),
         }
+
+
+def standard_errors(total_log_lik, point: dict, on_bound: bool = False, relative_step: float = 0.02) -> dict:
+    """{name: standard error} from the observed information at ``point``.
+
+    ``total_log_lik(values: np.ndarray) -> float`` is the summed log-likelihood. The
+    Hessian is a central finite difference (steps of ``relative_step`` times each
+    parameter) of the already compiled likelihood: ``jax.hessian`` through the
+    time scan would cost a compile of several seconds per model for one number.
+    """
+    names = list(point)
+    nan = {name: float("nan") for name in names}
+    if on_bound:
+        return nan
+    theta = np.array([point[name] for name in names], np.float64)
+    steps = relative_step * np.maximum(np.abs(theta), 1e-3)
+    size = len(theta)
+    hessian = np.zeros((size, size))
+    for i in range(size):
+        for j in range(i, size):
+            total = 0.0
+            for sign_i, sign_j in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                shifted = theta.copy()
+                shifted[i] += sign_i * steps[i]
+                shifted[j] += sign_j * steps[j]
+                total += sign_i * sign_j * total_log_lik(shifted)
+            hessian[i, j] = hessian[j, i] = total / (4.0 * steps[i] * steps[j])
+    information = -hessian
+    if np.any(np.linalg.eigvalsh(information) <= 0):
+        return nan
+    variances = np.diag(np.linalg.inv(information))
+    return {name: float(np.sqrt(v)) for name, v in zip(names, variances)}
 
 
 def _weights(episode_weights, batch: int) -> np.ndarray:
@@ -195,11 +233,20 @@ def fit_q_learning(
     theta = result.x if result.fun <= -grid[alpha_index, beta_index] else start
     alpha = float(np.clip(1.0 / (1.0 + np.exp(-theta[0])), *LEARNING_RATE_BOUNDS))
     beta = float(np.exp(np.clip(theta[1], *np.log(INVERSE_TEMPERATURE_BOUNDS))))
+    params = {"learning_rate": alpha, "inverse_temperature": beta}
+    errors = standard_errors(
+        lambda theta: float(np.asarray(q_learning_episode_log_lik(
+            actions, rewards, num_arms, jnp.float32(theta[0]), jnp.float32(theta[1]), initial_value, episode_start
+        ), np.float64) @ weights),
+        params,
+        on_bound=alpha in LEARNING_RATE_BOUNDS or beta in INVERSE_TEMPERATURE_BOUNDS,
+    )
     return ModelFit(
         model="q_learning",
-        params={"learning_rate": alpha, "inverse_temperature": beta},
+        params=params,
         log_likelihood=-negative(np.array([np.log(alpha / (1 - alpha)), np.log(beta)])),
         num_choices=_num_choices(actions, weights),
+        standard_errors=errors,
     )
 
 
@@ -227,7 +274,23 @@ def fit_wsls(actions, rewards, num_arms: int, episode_weights=None, episode_star
 
     result = scipy.optimize.minimize_scalar(negative, bounds=LAPSE_BOUNDS, method="bounded",
                                             options={"xatol": 1e-5})
-    return ModelFit("wsls", {"lapse": float(result.x)}, float(-result.fun), _num_choices(actions, weights))
+    lapse = float(result.x)
+    errors = standard_errors(
+        lambda theta: -negative(theta[0]),
+        {"lapse": lapse},
+        # A lapse at the bound (a perfect rule follower) has no curvature-based error.
+        on_bound=lapse < 1e-3 or lapse > 1.0 - 1e-3,
+    )
+    return ModelFit("wsls", {"lapse": lapse}, float(-result.fun), _num_choices(actions, weights), errors)
+
+
+def _temperature_errors(values, actions, weights: np.ndarray, beta: float) -> dict:
+    return standard_errors(
+        lambda theta: float(np.asarray(softmax_episode_log_lik(values, actions, jnp.float32(theta[0])), np.float64)
+                            @ weights),
+        {"inverse_temperature": beta},
+        on_bound=not INVERSE_TEMPERATURE_BOUNDS[0] * 1.01 < beta < INVERSE_TEMPERATURE_BOUNDS[1] * 0.99,
+    )
 
 
 _bayes_values = jax.jit(choice_models.bayes_learner_values, static_argnames=("num_arms",))
@@ -242,7 +305,8 @@ def fit_bayes_learner(
     values = _bayes_values(actions, jnp.asarray(rewards, jnp.float32), num_arms, prior_a, prior_b, episode_start)
     beta, log_lik = fit_inverse_temperature(values, actions, episode_weights)
     weights = _weights(episode_weights, actions.shape[1])
-    return ModelFit("bayes_learner", {"inverse_temperature": beta}, log_lik, _num_choices(actions, weights))
+    return ModelFit("bayes_learner", {"inverse_temperature": beta}, log_lik, _num_choices(actions, weights),
+                    _temperature_errors(values, actions, weights, beta))
 
 
 def fit_task_locator(
@@ -257,7 +321,8 @@ def fit_task_locator(
     )
     beta, log_lik = fit_inverse_temperature(values, actions, episode_weights)
     weights = _weights(episode_weights, actions.shape[1])
-    return ModelFit("task_locator", {"inverse_temperature": beta}, log_lik, _num_choices(actions, weights))
+    return ModelFit("task_locator", {"inverse_temperature": beta}, log_lik, _num_choices(actions, weights),
+                    _temperature_errors(values, actions, weights, beta))
 
 
 def fit_random(actions, num_arms: int, episode_weights=None) -> ModelFit:
