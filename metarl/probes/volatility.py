@@ -208,15 +208,20 @@ def evaluate_volatility(
     num_bootstrap: int = 200,
     seed: int = 0,
     initial_value: float = 0.5,
+    volatile_policy=None,
 ) -> VolatilityComparison:
-    """Play ``policy`` in both conditions with the same key, then ``compare_learning_rates``."""
+    """Play ``policy`` in both conditions with the same key, then ``compare_learning_rates``.
 
-    @jax.jit
-    def play(params):
-        return evaluate_policy(policy, env, params, key, num_episodes, num_steps)
+    ``volatile_policy`` (default: ``policy``) plays the volatile condition instead:
+    for reference agents told the condition (a known-hazard Bayesian, a Q-learner
+    with a condition-specific rate). A trained agent is one policy in both.
+    """
 
-    stable = play(stable_params)
-    volatile = play(volatile_params)
+    def play(agent, params):
+        return jax.jit(lambda p: evaluate_policy(agent, env, p, key, num_episodes, num_steps))(params)
+
+    stable = play(policy, stable_params)
+    volatile = play(policy if volatile_policy is None else volatile_policy, volatile_params)
     return compare_learning_rates(
         stable.actions, stable.rewards, volatile.actions, volatile.rewards,
         policy.num_actions, num_bootstrap, seed, initial_value,
