@@ -74,10 +74,14 @@ def random_policy(num_actions: int) -> FunctionalPolicy:
         action = _uniform_arm(key, batch, num_actions)
         return carry, action, {"action_values": jnp.zeros((batch, num_actions), jnp.float32)}
 
-    return FunctionalPolicy(init_carry_fn=lambda batch: jnp.zeros((batch,)), act_fn=act, num_actions=num_actions)
+    return FunctionalPolicy(
+        init_carry_fn=lambda batch: jnp.zeros((batch,)), act_fn=act, num_actions=num_actions
+    )
 
 
-def thompson_sampling(num_arms: int, prior_a: float = 1.0, prior_b: float = 1.0) -> FunctionalPolicy:
+def thompson_sampling(
+    num_arms: int, prior_a: float = 1.0, prior_b: float = 1.0
+) -> FunctionalPolicy:
     """Thompson sampling on Beta(prior_a + successes, prior_b + failures) per arm.
 
     Plays the arm whose posterior sample is largest; ``action_values`` (and
@@ -88,7 +92,9 @@ def thompson_sampling(num_arms: int, prior_a: float = 1.0, prior_b: float = 1.0)
         return empty_beta_counts(batch, num_arms)
 
     def act(counts: BetaCounts, inputs: PolicyInputs, key: jax.Array):
-        counts = update_beta_counts(counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start)
+        counts = update_beta_counts(
+            counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start
+        )
         samples = jax.random.beta(key, prior_a + counts.successes, prior_b + counts.failures)
         action = jnp.argmax(samples, axis=-1).astype(jnp.int32)
         posterior_mean = beta_posterior_mean(counts, prior_a, prior_b)
@@ -99,15 +105,26 @@ def thompson_sampling(num_arms: int, prior_a: float = 1.0, prior_b: float = 1.0)
 
 # RL^2 (Duan et al. 2016, Sec. 3.1) runs UCB1 and epsilon-greedy on statistics
 # "initialised with exactly one success and one failure, which corresponds to a
-# Beta(1, 1) prior", and grid-searches c and epsilon separately for every (n, k)
-# without publishing the values. UCB1's exploration constant below was chosen the same
-# way: a grid search at k=5, n=100 on the uniform prior (see ``ucb1``).
+# Beta(1, 1) prior", writes UCB1's index as mean + c sqrt(2 log t / T_i), and
+# grid-searches c and epsilon separately for every (n, k) without publishing the
+# values. Our defaults come from the same kind of search at k=5, n=100 on the uniform
+# prior (4000 training episodes, seed FIT_SEED, paired across the grid):
+# * UCB1 (RL^2 variant): exploration 0.30 (= sqrt(2) c, c ~ 0.21) gave 78.50, best of
+#   0.00..0.70 step 0.05 (0.25: 78.47; 0.40: 77.93). Auer's variant (each arm once
+#   first, no pseudo-counts) peaks lower, 77.60 at 0.30. ``bandit_references`` refits
+#   the constant per (k, H) unless told not to (``fit_ucb1``).
+# * epsilon-greedy: the search prefers epsilon -> 0 (0: 75.95, 0.01: 75.89, 0.05:
+#   75.46, 0.1: ~75.0), i.e. it collapses onto greedy. To keep a distinct
+#   undirected-exploration reference we fix epsilon = 0.05 (it also lands on RL^2's
+#   epsilon-greedy column, 75.4); ``greedy`` is the epsilon = 0 optimum.
 RL2_PSEUDO_COUNTS = 1.0
-UCB1_EXPLORATION = 0.25  # provisional; replaced by the grid-searched value
-EPSILON_GREEDY_EPSILON = 0.05  # provisional; replaced by the grid-searched value
+UCB1_EXPLORATION = 0.3
+EPSILON_GREEDY_EPSILON = 0.05
 
 
-def ucb1(num_arms: int, exploration: float = UCB1_EXPLORATION, pseudo_counts: float = RL2_PSEUDO_COUNTS) -> FunctionalPolicy:
+def ucb1(
+    num_arms: int, exploration: float = UCB1_EXPLORATION, pseudo_counts: float = RL2_PSEUDO_COUNTS
+) -> FunctionalPolicy:
     """UCB1: play argmax_i mean_i + exploration * sqrt(ln t / n_i).
 
     ``pseudo_counts`` = m > 0 is RL^2's variant (Duan et al. 2016): every arm starts
@@ -123,7 +140,9 @@ def ucb1(num_arms: int, exploration: float = UCB1_EXPLORATION, pseudo_counts: fl
         return empty_beta_counts(batch, num_arms)
 
     def act(counts: BetaCounts, inputs: PolicyInputs, key: jax.Array):
-        counts = update_beta_counts(counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start)
+        counts = update_beta_counts(
+            counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start
+        )
         pulls = pseudo_counts * 2.0 + counts.successes + counts.failures
         mean = (pseudo_counts + counts.successes) / jnp.maximum(pulls, 1e-9)
         total = jnp.maximum(pulls.sum(-1, keepdims=True), 1.0)
@@ -136,7 +155,10 @@ def ucb1(num_arms: int, exploration: float = UCB1_EXPLORATION, pseudo_counts: fl
 
 
 def epsilon_greedy(
-    num_arms: int, epsilon: float = EPSILON_GREEDY_EPSILON, prior_a: float = 1.0, prior_b: float = 1.0
+    num_arms: int,
+    epsilon: float = EPSILON_GREEDY_EPSILON,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
 ) -> FunctionalPolicy:
     """With probability ``epsilon`` a uniform arm, else the highest Beta posterior mean.
 
@@ -149,7 +171,9 @@ def epsilon_greedy(
         return empty_beta_counts(batch, num_arms)
 
     def act(counts: BetaCounts, inputs: PolicyInputs, key: jax.Array):
-        counts = update_beta_counts(counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start)
+        counts = update_beta_counts(
+            counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start
+        )
         posterior_mean = beta_posterior_mean(counts, prior_a, prior_b)
         greedy_key, explore_key, coin_key = jax.random.split(key, 3)
         batch = posterior_mean.shape[0]
@@ -161,7 +185,9 @@ def epsilon_greedy(
     return FunctionalPolicy(init_carry_fn=init_carry, act_fn=act, num_actions=num_arms)
 
 
-def bayes_learner_greedy(num_arms: int, prior_a: float = 1.0, prior_b: float = 1.0) -> FunctionalPolicy:
+def bayes_learner_greedy(
+    num_arms: int, prior_a: float = 1.0, prior_b: float = 1.0
+) -> FunctionalPolicy:
     """The Bayes learner acting greedily: the arm with the highest Beta posterior mean.
 
     Exact beliefs over the continuous prior, no exploration beyond tie-breaking
@@ -189,10 +215,14 @@ def win_stay_lose_shift(num_arms: int, win_threshold: float = 0.5) -> Functional
         won = inputs.prev_reward > win_threshold
         action = jnp.where(won, inputs.prev_action, shifted)
         no_history = inputs.episode_start | (inputs.prev_action < 0)
-        action = jnp.where(no_history, _uniform_arm(start_key, batch, num_arms), action).astype(jnp.int32)
+        action = jnp.where(no_history, _uniform_arm(start_key, batch, num_arms), action).astype(
+            jnp.int32
+        )
         return carry, action, {"action_values": jnp.zeros((batch, num_arms), jnp.float32)}
 
-    return FunctionalPolicy(init_carry_fn=lambda batch: jnp.zeros((batch,)), act_fn=act, num_actions=num_arms)
+    return FunctionalPolicy(
+        init_carry_fn=lambda batch: jnp.zeros((batch,)), act_fn=act, num_actions=num_arms
+    )
 
 
 def q_learning(
@@ -227,7 +257,9 @@ def q_learning(
             greedy_key, explore_key, coin_key = jax.random.split(key, 3)
             explore = jax.random.uniform(coin_key, (batch,)) < epsilon
             action = jnp.where(
-                explore, _uniform_arm(explore_key, batch, num_arms), argmax_random_ties(q_values, greedy_key)
+                explore,
+                _uniform_arm(explore_key, batch, num_arms),
+                argmax_random_ties(q_values, greedy_key),
             )
         return q_values, action, {"action_values": q_values}
 
@@ -293,18 +325,34 @@ FIT_SEED = 12345
 """Key of the training episodes the constants are fitted on (not an evaluation key)."""
 
 
-def _training_env(num_arms: int, horizon: int, training_task_means, reward_type: str):
-    """The env the constants are fitted on: the training pool if given, else the prior."""
+def _training_env(
+    num_arms: int,
+    horizon: int,
+    training_task_means,
+    reward_type: str,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+):
+    """The env the constants are fitted on: the training pool if given, else the prior
+    (uniform, or Beta(prior_a, prior_b) when that is not Beta(1, 1))."""
     import metarl.envs as menvs
     from metarl.envs.bandit import BanditTask
 
+    prior = (
+        {}
+        if (prior_a, prior_b) == (1.0, 1.0)
+        else {"prior": "beta", "prior_a": prior_a, "prior_b": prior_b}
+    )
     env, params = menvs.make(
         "bandit-bernoulli-v0" if reward_type == "bernoulli" else "bandit-gaussian-v0",
         num_arms=num_arms,
         horizon=horizon,
+        **prior,
     )
     if training_task_means is not None:
-        params = params.replace(task_pool=BanditTask(means=jnp.asarray(training_task_means, jnp.float32)))
+        params = params.replace(
+            task_pool=BanditTask(means=jnp.asarray(training_task_means, jnp.float32))
+        )
     return env, params
 
 
@@ -325,15 +373,15 @@ def grid_search_returns(
     from metarl.evaluation.rollout import evaluate_policy
 
     names = list(grid)
-    mesh = np.meshgrid(*[np.asarray(grid[n], np.float32) for n in names], indexing="ij")
-    points = {n: m.reshape(-1) for n, m in zip(names, mesh)}
+    mesh = np.meshgrid(*[np.asarray(grid[n], np.float64) for n in names], indexing="ij")
+    points = {n: m.reshape(-1) for n, m in zip(names, mesh, strict=True)}
     key = jax.random.PRNGKey(seed)
 
     def mean_return(*values):
-        policy = make_policy(**dict(zip(names, values)))
+        policy = make_policy(**dict(zip(names, values, strict=True)))
         return evaluate_policy(policy, env, env_params, key, num_episodes, horizon).returns.mean()
 
-    returns = jax.jit(jax.vmap(mean_return))(*[jnp.asarray(points[n]) for n in names])
+    returns = jax.jit(jax.vmap(mean_return))(*[jnp.asarray(points[n], jnp.float32) for n in names])
     return points, np.asarray(returns)
 
 
@@ -345,8 +393,15 @@ class QLearningFit:
     """Mean return per episode on the training episodes at the chosen constants."""
 
 
-QLEARNING_LEARNING_RATES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
-QLEARNING_INVERSE_TEMPERATURES = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+QLEARNING_LEARNING_RATES = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
+QLEARNING_INVERSE_TEMPERATURES = (5.0, 10.0, 20.0, 50.0, 100.0, 200.0)
+UCB1_EXPLORATIONS = tuple(np.round(np.arange(0.0, 0.75, 0.05), 2))
+# The grid search at k=5, n=100 on the prior (4000 episodes, 8 x 8 grid up to
+# inverse temperature 1000) peaks at learning rate 0.2 with inverse temperature >= 100
+# (77.85-77.88: nearly greedy choice; the 0.5 initial values make unpulled arms
+# look as good as an average arm, which does the exploring).
+QLEARNING_DEFAULT = (0.2, 100.0)
+"""(learning rate, inverse temperature) used when constants are not fitted."""
 
 
 def fit_q_learning(
@@ -358,17 +413,25 @@ def fit_q_learning(
     inverse_temperatures: Sequence[float] = QLEARNING_INVERSE_TEMPERATURES,
     num_episodes: int = 1024,
     seed: int = FIT_SEED,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
 ) -> QLearningFit:
     """Grid-search softmax Q-learning's (learning rate, inverse temperature).
 
     Maximises the mean return over ``num_episodes`` training episodes drawn with the
     fixed ``seed`` (the training pool ``training_task_means`` [N, k] if given, else the
-    prior), all grid points on the same episodes.
+    Beta(prior_a, prior_b) prior), all grid points on the same episodes. Q-values start
+    at the prior mean.
     """
-    env, params = _training_env(num_arms, horizon, training_task_means, reward_type)
+    env, params = _training_env(
+        num_arms, horizon, training_task_means, reward_type, prior_a, prior_b
+    )
     points, returns = grid_search_returns(
         lambda learning_rate, inverse_temperature: q_learning(
-            num_arms, learning_rate, inverse_temperature=inverse_temperature
+            num_arms,
+            learning_rate,
+            inverse_temperature=inverse_temperature,
+            initial_value=prior_a / (prior_a + prior_b),
         ),
         {"learning_rate": learning_rates, "inverse_temperature": inverse_temperatures},
         env,
@@ -385,7 +448,41 @@ def fit_q_learning(
     )
 
 
+def fit_ucb1(
+    num_arms: int,
+    horizon: int,
+    training_task_means=None,
+    reward_type: str = "bernoulli",
+    explorations: Sequence[float] = UCB1_EXPLORATIONS,
+    num_episodes: int = 1024,
+    seed: int = FIT_SEED,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+) -> tuple[float, float]:
+    """Grid-search UCB1's (RL^2 variant) exploration constant as ``fit_q_learning`` does.
+
+    Returns ``(exploration, mean_return)`` at the best grid point.
+    """
+    env, params = _training_env(
+        num_arms, horizon, training_task_means, reward_type, prior_a, prior_b
+    )
+    points, returns = grid_search_returns(
+        lambda exploration: ucb1(num_arms, exploration),
+        {"exploration": explorations},
+        env,
+        params,
+        horizon,
+        num_episodes,
+        seed,
+    )
+    best = int(np.argmax(returns))
+    return float(points["exploration"][best]), float(returns[best])
+
+
 # --------------------------------------------------------------------------------------
+
+MAX_GITTINS_HORIZON = 150
+"""Longest horizon ``bandit_references`` builds a Gittins table for (H=100: ~4 s)."""
 
 
 def bandit_references(
@@ -395,46 +492,76 @@ def bandit_references(
     reward_type: str = "bernoulli",
     *,
     fit_constants: bool = True,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+    reward_noise: float = 1.0,
 ) -> dict[str, FunctionalPolicy]:
     """Every applicable bandit reference agent, by stable name.
 
     Bernoulli: ``random``, ``thompson_sampling``, ``ucb1``, ``epsilon_greedy``,
     ``greedy``, ``gittins``, ``bayes_optimal`` (only when its DP is small enough),
     ``q_learning``, ``win_stay_lose_shift``, and ``task_locator`` when
-    ``training_task_means`` [N, k] is given. Gaussian rewards drop the agents whose
-    beliefs are Beta (Thompson, Gittins, Bayes DP); the rest use empirical means.
+    ``training_task_means`` [N, k] is given. ``gittins`` is left out above
+    ``MAX_GITTINS_HORIZON`` pulls (its table costs O(H^3) time, O(H^2) memory per
+    lambda). Gaussian rewards (standard deviation ``reward_noise``, used by the task
+    locator's likelihood) drop the agents whose beliefs are Beta (Thompson, Gittins,
+    Bayes DP); UCB1 and the greedy agents then act on empirical means shrunk toward
+    the 0.5 of their pseudo-counts.
 
-    ``fit_constants`` grid-searches Q-learning's constants on training episodes
-    (``fit_q_learning``; cached per setting); otherwise documented defaults are used.
+    ``fit_constants`` grid-searches UCB1's exploration constant and Q-learning's
+    (learning rate, inverse temperature) on 1024 training episodes of this setting
+    (``fit_ucb1``, ``fit_q_learning``: the training pool if given, else the prior;
+    a fixed seed; cached per setting, a few seconds the first time), as RL^2 tuned
+    its baselines per setting; otherwise the documented k=5, n=100 defaults are used.
+    epsilon-greedy keeps epsilon = 0.05 (see ``EPSILON_GREEDY_EPSILON``).
+
+    ``prior_a``, ``prior_b``: the independent Beta prior of the arm means, which the
+    Bayesian agents (Thompson, greedy, epsilon-greedy, Gittins, Bayes DP) assume and
+    the fits draw from. UCB1 keeps RL^2's one-success-one-failure pseudo-counts. For the
+    'dependent' prior (two arms p, 1 - p) none of these is Bayes-optimal.
     """
     refs: dict[str, FunctionalPolicy] = {"random": random_policy(num_arms)}
     if reward_type == "bernoulli":
-        refs["thompson_sampling"] = thompson_sampling(num_arms)
-    refs["ucb1"] = ucb1(num_arms)
-    refs["epsilon_greedy"] = epsilon_greedy(num_arms)
-    refs["greedy"] = bayes_learner_greedy(num_arms)
+        refs["thompson_sampling"] = thompson_sampling(num_arms, prior_a, prior_b)
+    exploration = UCB1_EXPLORATION
+    learning_rate, inverse_temperature = QLEARNING_DEFAULT
+    if fit_constants:
+        setting = (
+            num_arms,
+            horizon,
+            _hashable_means(training_task_means),
+            reward_type,
+            float(prior_a),
+            float(prior_b),
+        )
+        exploration = _cached_ucb1_fit(*setting)[0]
+        fit = _cached_q_learning_fit(*setting)
+        learning_rate, inverse_temperature = fit.learning_rate, fit.inverse_temperature
+    refs["ucb1"] = ucb1(num_arms, exploration)
+    refs["epsilon_greedy"] = epsilon_greedy(num_arms, EPSILON_GREEDY_EPSILON, prior_a, prior_b)
+    refs["greedy"] = bayes_learner_greedy(num_arms, prior_a, prior_b)
     if reward_type == "bernoulli":
         # Imported here: gittins.py and bayes_dp.py import helpers from this module.
         # (The package re-exports the *function* ``gittins``, so import names, not modules.)
         from metarl.evaluation.baselines.bayes_dp import MAX_DP_STATES, bayes_optimal, dp_num_states
         from metarl.evaluation.baselines.gittins import gittins
 
-        refs["gittins"] = gittins(num_arms, horizon)
+        if horizon <= MAX_GITTINS_HORIZON:
+            refs["gittins"] = gittins(num_arms, horizon, prior_a, prior_b)
         if dp_num_states(num_arms, horizon) <= MAX_DP_STATES:
-            refs["bayes_optimal"] = bayes_optimal(num_arms, horizon)
-    learning_rate, inverse_temperature = QLEARNING_DEFAULT
-    if fit_constants:
-        fit = _cached_q_learning_fit(num_arms, horizon, _hashable_means(training_task_means), reward_type)
-        learning_rate, inverse_temperature = fit.learning_rate, fit.inverse_temperature
-    refs["q_learning"] = q_learning(num_arms, learning_rate, inverse_temperature=inverse_temperature)
+            refs["bayes_optimal"] = bayes_optimal(num_arms, horizon, prior_a, prior_b)
+    refs["q_learning"] = q_learning(
+        num_arms,
+        learning_rate,
+        inverse_temperature=inverse_temperature,
+        initial_value=prior_a / (prior_a + prior_b),
+    )
     refs["win_stay_lose_shift"] = win_stay_lose_shift(num_arms)
     if training_task_means is not None:
-        refs["task_locator"] = task_locator(training_task_means, "greedy", reward_type)
+        refs["task_locator"] = task_locator(
+            training_task_means, "greedy", reward_type, reward_noise
+        )
     return refs
-
-
-QLEARNING_DEFAULT = (0.3, 10.0)  # provisional; replaced by the grid-searched value at k=5, n=100
-"""(learning rate, inverse temperature) used when constants are not fitted."""
 
 
 def _hashable_means(task_means):
@@ -444,10 +571,24 @@ def _hashable_means(task_means):
     return means.shape, means.tobytes()
 
 
+def _means_from_hashable(hashable_means):
+    if hashable_means is None:
+        return None
+    shape, raw = hashable_means
+    return np.frombuffer(raw, np.float32).reshape(shape)
+
+
 @functools.lru_cache(maxsize=32)
-def _cached_q_learning_fit(num_arms, horizon, hashable_means, reward_type) -> QLearningFit:
-    means = None
-    if hashable_means is not None:
-        shape, raw = hashable_means
-        means = np.frombuffer(raw, np.float32).reshape(shape)
-    return fit_q_learning(num_arms, horizon, means, reward_type)
+def _cached_q_learning_fit(
+    num_arms, horizon, hashable_means, reward_type, prior_a, prior_b
+) -> QLearningFit:
+    means = _means_from_hashable(hashable_means)
+    return fit_q_learning(num_arms, horizon, means, reward_type, prior_a=prior_a, prior_b=prior_b)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_ucb1_fit(
+    num_arms, horizon, hashable_means, reward_type, prior_a, prior_b
+) -> tuple[float, float]:
+    means = _means_from_hashable(hashable_means)
+    return fit_ucb1(num_arms, horizon, means, reward_type, prior_a=prior_a, prior_b=prior_b)

@@ -29,7 +29,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metarl.evaluation.beliefs import BetaCounts, beta_posterior_mean, empty_beta_counts, update_beta_counts
+from metarl.evaluation.beliefs import (
+    BetaCounts,
+    beta_posterior_mean,
+    empty_beta_counts,
+    update_beta_counts,
+)
 from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs
 
 MAX_DP_STATES = 6_000_000
@@ -44,7 +49,9 @@ def dp_num_states(num_arms: int, horizon: int) -> int:
 
 def _check_size(num_arms: int, horizon: int, max_states: int) -> None:
     if num_arms < 1 or horizon < 1:
-        raise ValueError(f"bayes_optimal: need num_arms >= 1 and horizon >= 1, got num_arms={num_arms}, horizon={horizon}")
+        raise ValueError(
+            f"bayes_optimal: need num_arms >= 1 and horizon >= 1, got num_arms={num_arms}, horizon={horizon}"
+        )
     states = dp_num_states(num_arms, horizon)
     if states > max_states:
         raise ValueError(
@@ -85,7 +92,7 @@ def layer_offset(total, num_parts: int, binomial):
     return binomial[total + num_parts - 1, num_parts]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compositions(total: int, parts: int) -> np.ndarray:
     """[C(total + parts - 1, parts - 1), parts] weak compositions in lexicographic order."""
     if parts == 1:
@@ -113,7 +120,11 @@ def _successor_values(states, arm, next_values, prior_a, prior_b, binomial):
 
 @functools.lru_cache(maxsize=8)
 def bayes_value_table(
-    num_arms: int, horizon: int, prior_a: float = 1.0, prior_b: float = 1.0, max_states: int = MAX_DP_STATES
+    num_arms: int,
+    horizon: int,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+    max_states: int = MAX_DP_STATES,
 ) -> np.ndarray:
     """[C(H + 2k, 2k)] float64 optimal expected remaining reward of every count state,
     layer t at ``layer_offset(t) + layer_rank(x)``. Cached per setting."""
@@ -125,7 +136,12 @@ def bayes_value_table(
     for t in range(horizon - 1, -1, -1):
         states = _compositions(t, m)
         layer = np.max(
-            np.stack([_successor_values(states, a, next_values, prior_a, prior_b, binomial) for a in range(num_arms)]),
+            np.stack(
+                [
+                    _successor_values(states, a, next_values, prior_a, prior_b, binomial)
+                    for a in range(num_arms)
+                ]
+            ),
             axis=0,
         )
         start = int(layer_offset(t, m, binomial))
@@ -135,14 +151,20 @@ def bayes_value_table(
     return values
 
 
-def bayes_optimal_value(num_arms: int, horizon: int, prior_a: float = 1.0, prior_b: float = 1.0) -> float:
+def bayes_optimal_value(
+    num_arms: int, horizon: int, prior_a: float = 1.0, prior_b: float = 1.0
+) -> float:
     """Bayes-optimal expected total reward over ``horizon`` pulls of ``num_arms``
     Bernoulli arms with independent Beta(prior_a, prior_b) means (exact DP)."""
     return float(bayes_value_table(num_arms, horizon, prior_a, prior_b)[0])
 
 
 def bayes_optimal(
-    num_arms: int, horizon: int, prior_a: float = 1.0, prior_b: float = 1.0, max_states: int = MAX_DP_STATES
+    num_arms: int,
+    horizon: int,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+    max_states: int = MAX_DP_STATES,
 ) -> FunctionalPolicy:
     """The exact Bayes-optimal policy for ``horizon`` pulls (value table built once).
 
@@ -159,14 +181,20 @@ def bayes_optimal(
     # int32 ranks are exact: every binomial the rank uses is at most the state count.
     binomial_np = _binomial_table(horizon + m + 1, m)
     binomial = jnp.asarray(np.minimum(binomial_np, np.iinfo(np.int32).max).astype(np.int32))
-    table = jnp.asarray(bayes_value_table(num_arms, horizon, prior_a, prior_b, max_states).astype(np.float32))
+    table = jnp.asarray(
+        bayes_value_table(num_arms, horizon, prior_a, prior_b, max_states).astype(np.float32)
+    )
 
     def init_carry(batch: int) -> BetaCounts:
         return empty_beta_counts(batch, num_arms)
 
     def act(counts: BetaCounts, inputs: PolicyInputs, key: jax.Array):
-        counts = update_beta_counts(counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start)
-        state = jnp.stack([counts.successes, counts.failures], axis=-1).reshape(counts.successes.shape[0], m)
+        counts = update_beta_counts(
+            counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start
+        )
+        state = jnp.stack([counts.successes, counts.failures], axis=-1).reshape(
+            counts.successes.shape[0], m
+        )
         state = jnp.round(state).astype(jnp.int32)  # [B, m]
         pulls = state.sum(-1)
         beyond = pulls + 1 > horizon
@@ -177,7 +205,11 @@ def bayes_optimal(
         safe = jnp.minimum(pulls + 1, horizon)
 
         def lookup(successor):
-            clipped = jnp.where(beyond[:, None, None], jnp.zeros_like(successor).at[..., 0].set(safe[:, None]), successor)
+            clipped = jnp.where(
+                beyond[:, None, None],
+                jnp.zeros_like(successor).at[..., 0].set(safe[:, None]),
+                successor,
+            )
             index = layer_offset(safe[:, None], m, binomial) + layer_rank(clipped, binomial, jnp)
             return jnp.where(beyond[:, None], 0.0, table[index])
 

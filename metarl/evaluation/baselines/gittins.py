@@ -37,13 +37,27 @@ DEFAULT_GRID_SIZE = 1001
 """Lambdas on [0, 1] (spacing 1e-3): the piecewise-linear interpolation of a convex
 function between them leaves index errors far below the spacing."""
 
+MAX_TABLE_BYTES = 2**30
+"""Working memory the table builder may use (H=100: ~170 MB; H=250: ~1 GB)."""
+
 
 @functools.lru_cache(maxsize=8)
 def finite_horizon_gittins_table(
     horizon: int, prior_a: float = 1.0, prior_b: float = 1.0, grid_size: int = DEFAULT_GRID_SIZE
 ) -> np.ndarray:
     """[H + 1, H + 1, H + 1] float64 index ``table[s, f, r]`` for successes s, failures f
-    and r pulls left (r >= 1, s + f + r <= H; other entries are 0). Cached per setting."""
+    and r pulls left (r >= 1, s + f + r <= H; other entries are 0). Cached per setting.
+
+    Costs O(grid_size H^3 / 3) time and O(grid_size H^2) memory (~4 s and ~170 MB at
+    H=100 with the default grid); raises ValueError above ``MAX_TABLE_BYTES``.
+    """
+    working_bytes = 4 * grid_size * (horizon + 2) ** 2 * 4  # ~4 float32 [L, H+2, H+2] arrays
+    if working_bytes > MAX_TABLE_BYTES:
+        raise ValueError(
+            f"gittins: the index table for horizon={horizon} with grid_size={grid_size} needs "
+            f"~{working_bytes / 2**30:.1f} GiB while building (limit "
+            f"{MAX_TABLE_BYTES / 2**30:.0f} GiB); lower grid_size or the horizon"
+        )
     # float32 halves the memory traffic; roots of a slope <= -1 function of values <= H
     # keep errors near 1e-5, well below the grid's interpolation error.
     lambdas = np.linspace(0.0, 1.0, grid_size, dtype=np.float32)[:, None, None]  # [L, 1, 1]
@@ -72,7 +86,11 @@ def finite_horizon_gittins_table(
 
 
 def gittins(
-    num_arms: int, horizon: int, prior_a: float = 1.0, prior_b: float = 1.0, grid_size: int = DEFAULT_GRID_SIZE
+    num_arms: int,
+    horizon: int,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+    grid_size: int = DEFAULT_GRID_SIZE,
 ) -> FunctionalPolicy:
     """Finite-horizon Gittins index player (table built once on the host, gathered under jit).
 
@@ -82,20 +100,28 @@ def gittins(
     """
     from metarl.evaluation.baselines.bandit import argmax_random_ties
 
-    table = jnp.asarray(finite_horizon_gittins_table(horizon, prior_a, prior_b, grid_size).astype(np.float32))
+    table = jnp.asarray(
+        finite_horizon_gittins_table(horizon, prior_a, prior_b, grid_size).astype(np.float32)
+    )
 
     def init_carry(batch: int) -> BetaCounts:
         return empty_beta_counts(batch, num_arms)
 
     def act(counts: BetaCounts, inputs: PolicyInputs, key: jax.Array):
-        counts = update_beta_counts(counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start)
+        counts = update_beta_counts(
+            counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start
+        )
         successes = jnp.round(counts.successes).astype(jnp.int32)
         failures = jnp.round(counts.failures).astype(jnp.int32)
         pulls = (successes + failures).sum(-1, keepdims=True)
         remaining = jnp.clip(horizon - pulls, 1, horizon)
-        index = table[jnp.minimum(successes, horizon - 1), jnp.minimum(failures, horizon - 1), remaining]
+        index = table[
+            jnp.minimum(successes, horizon - 1), jnp.minimum(failures, horizon - 1), remaining
+        ]
         # Past the horizon (counts beyond the table) the one-pull index is the posterior mean.
-        posterior_mean = (prior_a + counts.successes) / (prior_a + prior_b + counts.successes + counts.failures)
+        posterior_mean = (prior_a + counts.successes) / (
+            prior_a + prior_b + counts.successes + counts.failures
+        )
         index = jnp.where(pulls >= horizon, posterior_mean, index)
         action = argmax_random_ties(index, key)
         return counts, action, {"action_values": index}
