@@ -212,7 +212,8 @@ def fit_logistic(design: np.ndarray, outcome: np.ndarray, clusters: np.ndarray, 
     meat = _cluster_correction(len(cluster_ids)) * per_cluster.T @ per_cluster
     bread = np.linalg.inv(hessian)
     covariance = bread @ meat @ bread
-    return coef, z * np.sqrt(np.diag(covariance))
+    # Rounding can leave a tiny negative variance when a fit is (near) saturated.
+    return coef, z * np.sqrt(np.maximum(np.diag(covariance), 0.0))
 
 
 def stay_regression(trials: TwoStepTrials, z: float = Z_95) -> dict[str, Estimate]:
@@ -380,6 +381,37 @@ def run_batch(policy, env, env_params, key, num_episodes: int, num_steps: int) -
     return run(key)
 
 
+def simulate_hybrid_agents(
+    env,
+    env_params,
+    key: jax.Array,
+    num_episodes: int,
+    num_steps: int,
+    agents: dict[str, tuple[float, float, float]],
+    z: float = Z_95,
+) -> dict[str, TwoStepAnalysis]:
+    """Analyses of Daw hybrid learners ``{name: (model_based_weight, learning_rate, beta)}``, same ``key``.
+
+    Their hyperparameters are traced leaves, so all of them run as one vmapped program
+    (one compile) rather than one evaluation each. The model-based part plans with
+    the env's ``common_prob``; lambda is 1.
+    """
+    from metarl.evaluation.baselines.two_step import hybrid
+
+    names = list(agents)
+    weights, rates, betas = (jnp.asarray([agents[n][i] for n in names], jnp.float32) for i in range(3))
+    common_prob = float(env_params.common_prob)
+
+    def one(weight, rate, beta):
+        policy = hybrid(weight, learning_rate=rate, beta=beta, common_prob=common_prob)
+        return evaluate_policy(policy, env, env_params, key, num_episodes, num_steps, record_observations=True)
+
+    batches = jax.jit(jax.vmap(one))(weights, rates, betas)
+    return {
+        name: analyze_batch(jax.tree.map(lambda leaf, i=i: leaf[i], batches), z) for i, name in enumerate(names)
+    }
+
+
 def simulate_model_free_references(
     env,
     env_params,
@@ -390,26 +422,10 @@ def simulate_model_free_references(
     betas: tuple[float, ...] = DEFAULT_REFERENCE_BETAS,
     z: float = Z_95,
 ) -> dict[str, TwoStepAnalysis]:
-    """Analyses of model-free SARSA(1) agents over the (learning rate x beta) grid, same ``key``.
-
-    The agents' hyperparameters are traced leaves, so the whole grid is one vmapped
-    program (one compile) rather than one evaluation per reference.
-    """
-    from metarl.evaluation.baselines.two_step import model_free
-
-    grid = [(rate, beta) for rate in learning_rates for beta in betas]
-    rates = jnp.asarray([g[0] for g in grid], jnp.float32)
-    inverse_temperatures = jnp.asarray([g[1] for g in grid], jnp.float32)
-
-    def one(rate, beta):
-        policy = model_free(learning_rate=rate, beta=beta)
-        return evaluate_policy(policy, env, env_params, key, num_episodes, num_steps, record_observations=True)
-
-    batches = jax.jit(jax.vmap(one))(rates, inverse_temperatures)
-    return {
-        reference_name(rate, beta): analyze_batch(jax.tree.map(lambda leaf, i=i: leaf[i], batches), z)
-        for i, (rate, beta) in enumerate(grid)
-    }
+    """Analyses of model-free SARSA(1) agents over the (learning rate x beta) grid, same ``key``
+    (one compiled program; names from ``reference_name``)."""
+    grid = {reference_name(rate, beta): (0.0, rate, beta) for rate in learning_rates for beta in betas}
+    return simulate_hybrid_agents(env, env_params, key, num_episodes, num_steps, grid, z)
 
 
 def analyze_two_step(

@@ -1,0 +1,166 @@
+"""Thinking steps: does extra computation on the same input, before acting, help?
+
+``with_thinking(policy, K)`` calls the policy's ``think`` K times on each step's
+inputs and then ``act`` (see ``metarl.evaluation.policy`` for the contract: the
+first think applies the episode-start reset, the later thinks and the act see
+``episode_start`` cleared). For a trained checkpoint a think is one more pass of
+the frozen recurrent core on the same observation; for a depth-limited planner it
+is one more level of search. A policy that does not think is returned unchanged,
+so its curve is flat by construction (a mesa-controller with no search has
+nothing to spend extra steps on; a mesa-searcher should improve with K).
+
+``thinking_curve`` evaluates every K on identical episodes (the same key, so the
+same tasks and env random numbers) and reports per-K means with 95% intervals and
+the paired difference from K = 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs, policy_thinks
+from metarl.evaluation.rollout import EpisodeBatch, evaluate_policy
+from metarl.evaluation.statistics import Z_95, mean_interval, paired_difference
+
+DEFAULT_KS = (0, 1, 2, 4, 8)
+
+
+def _think_then_act(policy, carry, inputs: PolicyInputs, key: jax.Array, k):
+    """K >= 1 thinks then act; ``k`` may be a Python int or a traced int32 scalar."""
+    # The first think sees the episode start (it resets memory); later ones must not.
+    carry = policy.think(carry, inputs)
+    settled = inputs.replace(episode_start=jnp.zeros_like(inputs.episode_start))
+    carry = jax.lax.fori_loop(1, k, lambda _, c: policy.think(c, settled), carry)
+    return policy.act(carry, settled, key)
+
+
+def with_thinking(policy, k: int):
+    """``policy`` that thinks ``k`` times on each step's inputs before acting.
+
+    ``k = 0``, or a policy without a ``think`` step, gives back ``policy`` itself, so
+    K = 0 is exactly the policy's own ``act``.
+    """
+    if k < 0:
+        raise ValueError(f"thinking steps must be >= 0, got {k}")
+    if k == 0 or not policy_thinks(policy):
+        return policy
+    return FunctionalPolicy(
+        init_carry_fn=policy.init_carry,
+        act_fn=lambda carry, inputs, key: _think_then_act(policy, carry, inputs, key, k),
+        num_actions=policy.num_actions,
+        think_fn=policy.think,
+    )
+
+
+def with_traced_thinking(policy, k: jax.Array) -> FunctionalPolicy:
+    """Like ``with_thinking`` for a traced int32 scalar ``k``: one compiled program serves every K.
+
+    ``k == 0`` takes the plain ``act`` branch of a ``lax.cond`` (exactly the policy's act).
+    """
+
+    def act(carry, inputs: PolicyInputs, key: jax.Array):
+        return jax.lax.cond(
+            k > 0,
+            lambda: _think_then_act(policy, carry, inputs, key, k),
+            lambda: policy.act(carry, inputs, key),
+        )
+
+    return FunctionalPolicy(
+        init_carry_fn=policy.init_carry, act_fn=act, num_actions=policy.num_actions, think_fn=policy.think
+    )
+
+
+def rewarded_trials(batch: EpisodeBatch) -> jax.Array:
+    """[episode] number of trial-ending steps with positive reward (goals reached in a maze,
+    rewarded trials in the two-step task); without trial boundaries, rewarded steps."""
+    rewarded = batch.rewards > 0
+    if "trial_boundary" in batch.info:
+        rewarded = jnp.logical_and(rewarded, batch.info["trial_boundary"])
+    return rewarded.sum(0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ThinkingCurve:
+    """Per K: means and 95% half-widths over episodes, and paired differences from K = 0."""
+
+    ks: tuple[int, ...]
+    return_mean: np.ndarray
+    return_half_width: np.ndarray
+    success_mean: np.ndarray
+    success_half_width: np.ndarray
+    return_gain: np.ndarray
+    """mean(return_K - return_0) on the same episodes."""
+    return_gain_half_width: np.ndarray
+    success_gain: np.ndarray
+    success_gain_half_width: np.ndarray
+    num_episodes: int
+
+    def as_dict(self) -> dict:
+        return {
+            field.name: (getattr(self, field.name).tolist() if isinstance(getattr(self, field.name), np.ndarray)
+                         else getattr(self, field.name))
+            for field in dataclasses.fields(self)
+        }
+
+
+def thinking_curve(
+    policy,
+    env,
+    env_params,
+    key: jax.Array,
+    ks: tuple[int, ...] = DEFAULT_KS,
+    num_episodes: int = 256,
+    num_steps: int | None = None,
+    success_fn: Callable[[EpisodeBatch], jax.Array] = rewarded_trials,
+    z: float = Z_95,
+) -> ThinkingCurve:
+    """Mean return and success per thinking budget K, on identical episodes.
+
+    ``success_fn(batch) -> [episode]`` defaults to ``rewarded_trials``. ``num_steps``
+    defaults to the env's episode length. One compile for all K (K is a traced
+    argument); a policy that does not think is evaluated once and its curve is flat.
+    """
+    if num_steps is None:
+        num_steps = int(env_params.max_steps_in_episode)
+    ks = tuple(int(k) for k in ks)
+    if not ks or ks[0] != 0:
+        raise ValueError(f"ks must start with 0 (the gains are paired differences from K = 0), got {ks}")
+    def run(run_key, k):
+        thinker = policy if k is None else with_traced_thinking(policy, k)
+        batch = evaluate_policy(thinker, env, env_params, run_key, num_episodes, num_steps)
+        return batch.returns, success_fn(batch)
+
+    if policy_thinks(policy):
+        # K is an argument of one compiled program (the loop bound is traced).
+        compiled = jax.jit(run)
+        outcomes = [compiled(key, jnp.int32(k)) for k in ks]
+    else:
+        # Nothing to think with: every K is the same program on the same episodes.
+        outcomes = [jax.jit(lambda run_key: run(run_key, None))(key)] * len(ks)
+    returns = [np.asarray(r, np.float64) for r, _ in outcomes]
+    successes = [np.asarray(s, np.float64) for _, s in outcomes]
+
+    def stats(values):
+        means, halves = zip(*(mean_interval(v, z) for v in values))
+        gains, gain_halves = zip(*(paired_difference(v, values[0], z) for v in values))
+        return np.array(means), np.array(halves), np.array(gains), np.array(gain_halves)
+
+    r_mean, r_half, r_gain, r_gain_half = stats(returns)
+    s_mean, s_half, s_gain, s_gain_half = stats(successes)
+    return ThinkingCurve(
+        ks=ks,
+        return_mean=r_mean,
+        return_half_width=r_half,
+        success_mean=s_mean,
+        success_half_width=s_half,
+        return_gain=r_gain,
+        return_gain_half_width=r_gain_half,
+        success_gain=s_gain,
+        success_gain_half_width=s_gain_half,
+        num_episodes=num_episodes,
+    )
