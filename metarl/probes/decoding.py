@@ -12,8 +12,8 @@ every score comes with controls run on the same histories and the same split:
 
 * ``control``: the same decoder on a randomly initialised network of the same
   architecture replayed on the agent's histories (``random_network_hidden``);
-* ``time_only``: the same decoder on a one-hot of the step index (what any
-  clock would give).
+* ``time_only``: the best decoder that knows only the step index (each step's
+  mean target, or most frequent class, over the fit episodes): what any clock gives.
 
 Episodes, not steps, are split into fit and test sets: steps of one episode are
 strongly correlated, so a split by steps would score memorisation.
@@ -197,9 +197,26 @@ def logistic_decode(features, labels, fit: np.ndarray, num_classes: int, l2: flo
 # ----------------------------------------------------------------- controls
 
 
-def time_features(num_steps: int, batch: int) -> np.ndarray:
-    """[T, B, T] one-hot of the step index: the features of a clock."""
-    return np.broadcast_to(np.eye(num_steps)[:, None, :], (num_steps, batch, num_steps))
+def time_only_r2(target, fit: np.ndarray) -> np.ndarray:
+    """[d] held-out R^2 of the best clock: predict each step's mean target over the fit episodes.
+
+    This is least squares on a one-hot of the step index, computed directly.
+    """
+    target = np.asarray(target, np.float64)
+    if target.ndim == 2:
+        target = target[..., None]
+    prediction = target[:, fit].mean(axis=1, keepdims=True)  # [T, 1, d]
+    test = target[:, ~fit]
+    residual = ((test - prediction) ** 2).sum(axis=(0, 1))
+    total = ((test - test.mean(axis=(0, 1))) ** 2).sum(axis=(0, 1))
+    return 1.0 - residual / np.maximum(total, 1e-12)
+
+
+def time_only_accuracy(labels, fit: np.ndarray, num_classes: int) -> float:
+    """Held-out accuracy of the best clock for a categorical target: each step's most frequent class."""
+    labels = np.asarray(labels, np.int64)
+    counts = np.stack([(labels[:, fit] == c).sum(axis=1) for c in range(num_classes)], axis=-1)  # [T, C]
+    return float(np.mean(labels[:, ~fit] == np.argmax(counts, axis=-1)[:, None]))
 
 
 def random_network_hidden(episodes: EpisodeBatch, agent_config, key: jax.Array, num_actions: int) -> jax.Array:
@@ -235,27 +252,26 @@ def decode_beliefs(
     """Decode every ``belief_targets`` statistic from ``hidden`` [T, B, H] on held-out episodes.
 
     One row per target: ``target``, ``metric`` ('r2' or 'accuracy'), ``agent``
-    (mean over the target's dimensions), ``agent_per_dim``, ``time_only``, and
+    (mean over the target's dimensions), ``agent_per_dim``, ``time_only`` (the clock), and
     ``control`` when ``control_hidden`` [T, B, H'] (e.g. ``random_network_hidden``)
     is given; categorical rows add ``chance``. All decoders share one episode split.
     """
     hidden = np.asarray(hidden)
-    num_steps, batch = hidden.shape[:2]
+    batch = hidden.shape[1]
     fit = episode_split(batch, test_fraction, seed)
-    clock = time_features(num_steps, batch)
     rows = []
     for name, target in belief_targets(episodes, num_arms, prior_a, prior_b, reward_scale).items():
         if target.ndim == 2:  # categorical
             accuracy, chance = logistic_decode(hidden, target, fit, num_arms)
             row = {"target": name, "metric": "accuracy", "agent": accuracy, "agent_per_dim": [accuracy],
-                   "chance": chance, "time_only": logistic_decode(clock, target, fit, num_arms)[0]}
+                   "chance": chance, "time_only": time_only_accuracy(target, fit, num_arms)}
             if control_hidden is not None:
                 row["control"] = logistic_decode(control_hidden, target, fit, num_arms)[0]
         else:
             scores = ridge_decode(hidden, target, fit)
             row = {"target": name, "metric": "r2", "agent": float(scores.mean()),
                    "agent_per_dim": [float(x) for x in scores],
-                   "time_only": float(ridge_decode(clock, target, fit).mean())}
+                   "time_only": float(time_only_r2(target, fit).mean())}
             if control_hidden is not None:
                 row["control"] = float(ridge_decode(control_hidden, target, fit).mean())
         rows.append(row)

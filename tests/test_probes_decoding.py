@@ -1,0 +1,121 @@
+"""Hidden-state decoding on agents of known mechanism: belief statistics are found in an agent
+whose state is (a linear mixing of) them, and not, or much less, in a random network or a clock."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import metarl.envs as menvs
+from metarl.config import AgentConfig
+from metarl.evaluation import beliefs, evaluate_policy
+from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs
+from metarl.evaluation.replay import replay_policy
+from metarl.probes import decoding
+
+NUM_ARMS = 3
+HORIZON = 100
+EPISODES = 200
+HIDDEN = 32
+
+
+def belief_mixing_agent(num_arms: int, hidden_size: int, seed: int = 5) -> FunctionalPolicy:
+    """Thompson sampling whose exposed hidden state is a fixed random linear mixing of its
+    Beta counts and posterior means: a state that *is* the belief statistics, in a basis the
+    probe does not know."""
+    mixing = jax.random.normal(jax.random.PRNGKey(seed), (3 * num_arms, hidden_size))
+
+    def init_carry(batch):
+        return beliefs.empty_beta_counts(batch, num_arms)
+
+    def act(counts, inputs: PolicyInputs, key):
+        counts = beliefs.update_beta_counts(counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start)
+        posterior_mean = beliefs.beta_posterior_mean(counts)
+        samples = jax.random.beta(key, 1.0 + counts.successes, 1.0 + counts.failures)
+        hidden = jnp.concatenate([posterior_mean, counts.successes, counts.failures], axis=-1) @ mixing
+        return counts, jnp.argmax(samples, axis=-1).astype(jnp.int32), {"hidden": hidden}
+
+    return FunctionalPolicy(init_carry_fn=init_carry, act_fn=act, num_actions=num_arms)
+
+
+@functools.lru_cache(maxsize=None)
+def _episodes():
+    """The mixing agent on the restless bandit (random walk + change-points), one episode per column."""
+    env, params = menvs.make("bandit-restless-v0", num_arms=NUM_ARMS, horizon=HORIZON)
+    run = jax.jit(
+        lambda key: evaluate_policy(
+            belief_mixing_agent(NUM_ARMS, HIDDEN), env, params, key, EPISODES, HORIZON,
+            record_extras=True, record_observations=True,
+        )
+    )
+    return run(jax.random.PRNGKey(0))
+
+
+@functools.lru_cache(maxsize=None)
+def _decoded():
+    episodes = _episodes()
+    control = decoding.random_network_hidden(episodes, AgentConfig(), jax.random.PRNGKey(1), NUM_ARMS)
+    rows = decoding.decode_beliefs(episodes.extras["hidden"], episodes, NUM_ARMS, control_hidden=control)
+    return {row["target"]: row for row in rows}
+
+
+def test_steps_since_change_counts_from_the_step_after_each_change():
+    change = np.array([0, 0, 1, 0, 0, 1, 1, 0], bool)[:, None]
+    np.testing.assert_array_equal(decoding.steps_since_change(change)[:, 0], [0, 1, 2, 0, 1, 2, 0, 0])
+
+
+def test_targets_are_the_beta_statistics_of_the_history():
+    episodes = _episodes()
+    targets = decoding.belief_targets(episodes, NUM_ARMS)
+    assert set(targets) == {"posterior_mean", "pull_count", "posterior_best_arm", "steps_since_change"}
+    # Before step t the agent has pulled exactly t times.
+    np.testing.assert_array_equal(targets["pull_count"].sum(-1), np.arange(HORIZON)[:, None] * np.ones(EPISODES))
+    assert targets["posterior_mean"].shape == (HORIZON, EPISODES, NUM_ARMS)
+
+
+def test_posterior_statistics_are_decoded_from_a_state_that_is_them():
+    rows = _decoded()
+    for name in ("posterior_mean", "pull_count"):
+        assert rows[name]["metric"] == "r2"
+        assert min(rows[name]["agent_per_dim"]) > 0.99, rows[name]
+        # A clock alone explains little of either.
+        assert rows[name]["time_only"] < 0.5, rows[name]
+    best = rows["posterior_best_arm"]
+    assert best["metric"] == "accuracy" and best["agent"] > 0.95 and best["chance"] < 0.5, best
+
+
+def test_a_random_network_holds_much_less_of_the_posterior():
+    rows = _decoded()
+    for name, margin in (("posterior_mean", 0.2), ("pull_count", 0.1)):
+        assert rows[name]["control"] < rows[name]["agent"] - margin, rows[name]
+    assert rows["posterior_best_arm"]["control"] < rows["posterior_best_arm"]["agent"] - 0.03
+
+
+def test_a_state_without_beliefs_decodes_nothing():
+    episodes = _episodes()
+    noise = np.asarray(jax.random.normal(jax.random.PRNGKey(2), (HORIZON, EPISODES, HIDDEN)))
+    rows = {row["target"]: row for row in decoding.decode_beliefs(noise, episodes, NUM_ARMS)}
+    # Held-out R^2 of pure noise: 0 up to fitting noise (32 features, 10,000 fit samples).
+    assert abs(rows["posterior_mean"]["agent"]) < 0.02, rows["posterior_mean"]
+    assert abs(rows["pull_count"]["agent"]) < 0.02, rows["pull_count"]
+
+
+def test_replay_across_episode_boundaries_resets_the_state():
+    """Replayed with an extra episode start at step 50, the agent's state is the mixing of the
+    Beta statistics counted afresh from step 50 (computed independently by choice_models)."""
+    from metarl.probes import choice_models
+
+    episodes = _episodes()
+    episode_start = np.zeros((HORIZON, EPISODES), bool)
+    episode_start[[0, 50]] = True
+    policy = belief_mixing_agent(NUM_ARMS, HIDDEN)
+    replayed = jax.jit(lambda e, s: replay_policy(policy, e, jax.random.PRNGKey(9), s))(episodes, episode_start)
+    counts = choice_models.pull_counts(episodes.actions, episodes.rewards, NUM_ARMS, episode_start)
+    posterior_mean = beliefs.beta_posterior_mean(counts)
+    mixing = jax.random.normal(jax.random.PRNGKey(5), (3 * NUM_ARMS, HIDDEN))
+    expected = jnp.concatenate([posterior_mean, counts.successes, counts.failures], axis=-1) @ mixing
+    np.testing.assert_allclose(replayed["hidden"], expected, atol=1e-4)
+    # Up to step 50 nothing differs from what the agent itself carried.
+    np.testing.assert_allclose(replayed["hidden"][:50], episodes.extras["hidden"][:50], atol=1e-4)
+    assert np.abs(np.asarray(replayed["hidden"][51:]) - np.asarray(episodes.extras["hidden"][51:])).max() > 1.0
