@@ -5,9 +5,9 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import metarl.envs as menvs
 import numpy as np
 
-import metarl.envs as menvs
 from metarl.config import AgentConfig
 from metarl.evaluation import beliefs, evaluate_policy
 from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs
@@ -39,7 +39,7 @@ def belief_mixing_agent(num_arms: int, hidden_size: int, seed: int = 5) -> Funct
     return FunctionalPolicy(init_carry_fn=init_carry, act_fn=act, num_actions=num_arms)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _episodes():
     """The mixing agent on the restless bandit (random walk + change-points), one episode per column."""
     env, params = menvs.make("bandit-restless-v0", num_arms=NUM_ARMS, horizon=HORIZON)
@@ -52,7 +52,7 @@ def _episodes():
     return run(jax.random.PRNGKey(0))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _decoded():
     episodes = _episodes()
     control = decoding.random_network_hidden(episodes, AgentConfig(), jax.random.PRNGKey(1), NUM_ARMS)

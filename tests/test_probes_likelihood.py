@@ -4,10 +4,10 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import metarl.envs as menvs
 import numpy as np
 import pytest
 
-import metarl.envs as menvs
 from metarl.evaluation import evaluate_policy
 from metarl.evaluation.baselines.bandit import (
     q_learning,
@@ -25,7 +25,7 @@ HORIZON = 50
 EPISODES = 200
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _envs():
     """(env, held-out params, training pool means [4, k]) of a num_tasks=4 Bernoulli bandit."""
     env, held_out = menvs.make(
@@ -43,7 +43,7 @@ _HELD_OUT_POLICIES = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _held_out_episodes(name: str, seed: int = 21):
     """EPISODES held-out episodes of one reference agent (extras and observations recorded),
     shared by the tests so each agent's rollout compiles once."""

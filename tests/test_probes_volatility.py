@@ -18,7 +18,7 @@ VOLATILE_HAZARD = 0.1
 INVERSE_TEMPERATURE = 5.0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _conditions():
     return volatility.volatility_conditions(VOLATILE_HAZARD, STABLE_HAZARD, horizon=HORIZON)
 

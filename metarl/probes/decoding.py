@@ -21,9 +21,9 @@ strongly correlated, so a split by steps would score memorisation.
 
 from __future__ import annotations
 
-import numpy as np
 import jax
 import jax.numpy as jnp
+import numpy as np
 import scipy.optimize
 
 from metarl.evaluation.agent_policy import agent_policy

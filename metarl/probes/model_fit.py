@@ -110,7 +110,7 @@ def standard_errors(total_log_lik, point: dict, on_bound: bool = False, relative
     if np.any(np.linalg.eigvalsh(information) <= 0):
         return nan
     variances = np.diag(np.linalg.inv(information))
-    return {name: float(np.sqrt(v)) for name, v in zip(names, variances)}
+    return {name: float(np.sqrt(v)) for name, v in zip(names, variances, strict=True)}
 
 
 def _weights(episode_weights, batch: int) -> np.ndarray:
