@@ -96,6 +96,11 @@ def compare_learner_vs_locator(
     learner uses a Beta(prior_a, prior_b) prior per arm. ``seed`` fixes the random
     split of episodes into the two cross-validation halves.
     """
+    if training_task_means is None:
+        raise ValueError(
+            "compare_learner_vs_locator needs the finite training pool's means [N, k] "
+            "(params.task_pool.means); an agent trained on the infinite prior has no tasks to locate"
+        )
     actions = jnp.asarray(actions, jnp.int32)
     rewards = jnp.asarray(rewards, jnp.float32)
     task_means = jnp.asarray(training_task_means, jnp.float32)

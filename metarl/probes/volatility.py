@@ -10,6 +10,15 @@ none. Intervals come from a paired bootstrap over episodes (the same resampled
 episode indices in both conditions, since episode b of each condition shares its
 seed).
 
+Read the verdict with care: a higher fitted rate under volatility is necessary for
+volatility-adaptive learning, not sufficient. The Rescorla-Wagner model is only a
+summary of a nonlinear learner, and its fitted rate moves with the statistics of
+the history. Measured (tests/test_probes_volatility.py): a Bayesian whose assumed
+reversal hazard is *fixed* (it never adapts) also fits a higher rate in the
+volatile condition (about +0.15 at hazard 0.01 or 0.05, against +0.56 for the one
+told the true hazard). Compare an agent's difference with such fixed references
+rather than with zero.
+
 The fit is a profile likelihood on a (alpha, beta) grid scored in one compiled call
 (``model_fit.q_learning_log_lik_grid``), refined by parabolas in log beta and then
 in logit alpha. A bootstrap replicate only reweights the per-episode grid, so
@@ -217,11 +226,14 @@ def evaluate_volatility(
     with a condition-specific rate). A trained agent is one policy in both.
     """
 
-    def play(agent, params):
-        return jax.jit(lambda p: evaluate_policy(agent, env, p, key, num_episodes, num_steps))(params)
+    def player(agent):
+        # The params are an argument, not a constant: one compile serves both conditions.
+        return jax.jit(lambda params: evaluate_policy(agent, env, params, key, num_episodes, num_steps))
 
-    stable = play(policy, stable_params)
-    volatile = play(policy if volatile_policy is None else volatile_policy, volatile_params)
+    play_stable = player(policy)
+    play_volatile = play_stable if volatile_policy is None else player(volatile_policy)
+    stable = play_stable(stable_params)
+    volatile = play_volatile(volatile_params)
     return compare_learning_rates(
         stable.actions, stable.rewards, volatile.actions, volatile.rewards,
         policy.num_actions, num_bootstrap, seed, initial_value,
