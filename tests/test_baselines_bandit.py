@@ -94,7 +94,7 @@ def test_bayes_dp_hand_values():
 def test_layer_rank_numbers_each_layer_in_order():
     parts = 4
     binomial = _binomial_table(14, parts)
-    rank_under_jit = jax.jit(lambda states: layer_rank(states, jnp.asarray(binomial), jnp))
+    rank_under_jit = jax.jit(lambda states: layer_rank(states, jnp.asarray(binomial)))
     for total in (0, 1, 5, 9):
         states = _compositions(total, parts)
         assert states.shape[0] == math.comb(total + parts - 1, parts - 1)
@@ -229,22 +229,23 @@ def learner_and_locator():
     training_means = train.task_pool.means
     # The 4 training tasks, each repeated to the held-out pool's size, are drawn with the
     # same uniform probabilities as the training pool itself; with equal shapes one
-    # compilation per policy serves both splits.
+    # compilation serves both splits.
     repeats = held_out.task_pool.means.shape[0] // training_means.shape[0]
     train = held_out.replace(
         task_pool=held_out.task_pool.replace(means=jnp.tile(training_means, (repeats, 1)))
     )
     key = jax.random.PRNGKey(3)
+    policies = {"ts": thompson_sampling(5), "locator": task_locator(training_means, "greedy")}
+
+    def both(params):
+        return {
+            name: evaluate_policy(p, env, params, key, 256, 100) for name, p in policies.items()
+        }
+
+    run = jax.jit(both)  # one compilation serves both policies and both splits
     out = {}
-    for name, policy in (
-        ("ts", thompson_sampling(5)),
-        ("locator", task_locator(training_means, "greedy")),
-    ):
-        run = jax.jit(
-            lambda params, policy=policy: evaluate_policy(policy, env, params, key, 256, 100)
-        )
-        for split, params in (("train", train), ("held_out", held_out)):
-            batch = run(params)
+    for split, params in (("train", train), ("held_out", held_out)):
+        for name, batch in run(params).items():
             out[split, name] = (np.asarray(batch.returns), np.asarray(batch.info["regret"]))
     return out
 
@@ -378,10 +379,10 @@ def test_every_reference_forgets_at_episode_start_and_exposes_action_values():
     assert "bayes_optimal" in refs and "gittins" in refs and "task_locator" in refs
     rng = np.random.default_rng(0)
     batch = 4
+    start = _inputs([-1] * batch, [0.0] * batch, [True] * batch)
     for name, policy in refs.items():
         act = jax.jit(policy.act)
         fresh = policy.init_carry(batch)
-        start = _inputs([-1] * batch, [0.0] * batch, [True] * batch)
         _, _, first = act(fresh, start, jax.random.PRNGKey(0))
         carry = fresh
         for step in range(4):
@@ -391,10 +392,10 @@ def test_every_reference_forgets_at_episode_start_and_exposes_action_values():
             carry, action, extras = act(carry, inputs, jax.random.PRNGKey(step))
             assert action.shape == (batch,) and action.dtype == jnp.int32, name
             assert ((np.asarray(action) >= 0) & (np.asarray(action) < 3)).all(), name
+        assert extras["action_values"].shape == (batch, 3), name
         # A new episode after some history: the same values as a fresh carry.
         reset = _inputs(rng.integers(0, 3, batch), rng.integers(0, 2, batch), [True] * batch)
         _, _, again = act(carry, reset, jax.random.PRNGKey(0))
-        assert extras["action_values"].shape == (batch, 3), name
         np.testing.assert_allclose(
             np.asarray(again["action_values"]), np.asarray(first["action_values"]), err_msg=name
         )
