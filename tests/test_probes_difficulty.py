@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from metarl.envs.wrappers import RL2Wrapper
+
 from metarl.evaluation.baselines.maze import bfs_planner, local_heuristic, maze_references
 from metarl.evaluation.rollout import EpisodeBatch
 from metarl.probes import difficulty as probe
@@ -57,7 +58,10 @@ def test_trial_bookkeeping_on_a_hand_made_batch():
     assert bins.success[0].value == 1.0 and bins.success[1].value == 0.0
     assert bins.steps_to_goal[0].value == 2.5 and bins.steps_to_goal[1].value == 3.0
     with pytest.raises(ValueError):
-        probe.maze_trials(EpisodeBatch(actions=batch.actions, rewards=batch.rewards, info=batch.info, extras={}), 6)
+        probe.maze_trials(
+            EpisodeBatch(actions=batch.actions, rewards=batch.rewards, info=batch.info, extras={}),
+            6,
+        )
 
 
 def test_ground_truth_labels_match_the_env_info(maze):
@@ -66,7 +70,9 @@ def test_ground_truth_labels_match_the_env_info(maze):
 
     def rollout(key):
         reset_key, step_key = jax.random.split(key)
-        _, state = jax.vmap(wrapped.reset, in_axes=(0, None))(jax.random.split(reset_key, 16), params)
+        _, state = jax.vmap(wrapped.reset, in_axes=(0, None))(
+            jax.random.split(reset_key, 16), params
+        )
 
         def one(state, key):
             action_key, env_key = jax.random.split(key)
@@ -95,7 +101,9 @@ def test_bfs_planner_steps_track_the_shortest_path_in_later_trials(scaling):
     assert np.all(trials.steps[first] >= trials.shortest_path[first])
     assert trials.steps[first].mean() > 1.5 * trials.shortest_path[first].mean()
     by_detour = scaling["bfs_planner"].by_detour_ratio
-    assert all(e.value == 1.0 for e in by_detour.excess_ratio) and all(e.value == 1.0 for e in by_detour.success)
+    assert all(e.value == 1.0 for e in by_detour.excess_ratio) and all(
+        e.value == 1.0 for e in by_detour.success
+    )
     steps = [e.value for e in scaling["bfs_planner"].by_shortest_path.steps_to_goal]
     assert np.all(np.diff(steps) > 0)
 

@@ -11,9 +11,10 @@ import jax
 import metarl.envs as menvs
 import numpy as np
 import pytest
+from metarl.envs.wrappers import RL2Wrapper
+
 from metarl.agents.actor_critic import ActorCritic
 from metarl.config import AgentConfig
-from metarl.envs.wrappers import RL2Wrapper
 from metarl.evaluation import evaluate_policy
 from metarl.evaluation.agent_policy import agent_policy
 from metarl.evaluation.baselines.maze import depth_limited_planner, local_heuristic
@@ -26,7 +27,11 @@ KEY = jax.random.PRNGKey(0)
 @pytest.fixture(scope="module")
 def gru_agent():
     env, params = menvs.make("two-step-v0", num_trials=10)
-    agent = ActorCritic(AgentConfig(core="gru", hidden_size=16, embed_size=8), RL2Wrapper(env).observation_size(params), 2)
+    agent = ActorCritic(
+        AgentConfig(core="gru", hidden_size=16, embed_size=8),
+        RL2Wrapper(env).observation_size(params),
+        2,
+    )
     return env, params, agent, agent.init_params(jax.random.PRNGKey(1))
 
 
@@ -37,7 +42,9 @@ def maze():
 
 def _rollout(policy, env, params, episodes, steps):
     return jax.jit(
-        lambda k: evaluate_policy(policy, env, params, k, episodes, steps, record_extras=True, record_observations=True)
+        lambda k: evaluate_policy(
+            policy, env, params, k, episodes, steps, record_extras=True, record_observations=True
+        )
     )(KEY)
 
 
@@ -60,13 +67,19 @@ def test_checkpoint_thinking_is_k_extra_core_passes_on_the_same_input(gru_agent)
         if t % 20 == 0:
             carry = agent.initialize_carry(episodes)
         carry, out = replay_step(carry, batch.observations[t])
-        np.testing.assert_allclose(np.asarray(batch.extras["logits"][t]), np.asarray(out.logits), atol=1e-5)
+        np.testing.assert_allclose(
+            np.asarray(batch.extras["logits"][t]), np.asarray(out.logits), atol=1e-5
+        )
     # Thinking changed something: the K = 0 agent's logits on the same inputs differ.
     plain = _rollout(policy, env, params, episodes, steps)
-    assert np.abs(np.asarray(plain.extras["logits"]) - np.asarray(batch.extras["logits"])).max() > 1e-4
+    assert (
+        np.abs(np.asarray(plain.extras["logits"]) - np.asarray(batch.extras["logits"])).max() > 1e-4
+    )
 
     # The curve's single program with a traced K gives the same episodes as the static wrappers.
-    curve = thinking_curve(policy, env, params, KEY, ks=(0, k), num_episodes=episodes, num_steps=steps)
+    curve = thinking_curve(
+        policy, env, params, KEY, ks=(0, k), num_episodes=episodes, num_steps=steps
+    )
     for index, reference in enumerate((plain, batch)):
         expected = float(np.mean(np.asarray(reference.returns, np.float64)))
         assert curve.return_mean[index] == pytest.approx(expected, abs=1e-9)
@@ -82,7 +95,9 @@ def test_think_extends_the_depth_limited_planners_search(maze):
 def test_depth_limited_planner_gains_from_thinking_and_the_local_heuristic_does_not(maze):
     env, params = maze
     ks = (0, 1, 2, 4, 8)
-    planner = thinking_curve(depth_limited_planner(params, depth=1), env, params, KEY, ks=ks, num_episodes=128)
+    planner = thinking_curve(
+        depth_limited_planner(params, depth=1), env, params, KEY, ks=ks, num_episodes=128
+    )
     heuristic = thinking_curve(local_heuristic(params), env, params, KEY, ks=ks, num_episodes=128)
     # Goals reached per 200-step episode (measured with 64 episodes: 7.6 at K = 0, 11.8 at K = 8).
     assert planner.success_gain[-1] - planner.success_gain_half_width[-1] > 1.0

@@ -12,8 +12,13 @@ import jax
 import metarl.envs as menvs
 import numpy as np
 import pytest
+
 from metarl.evaluation import EpisodeBatch, evaluate_policy
-from metarl.evaluation.baselines.two_step import model_based, model_free, two_step_references, win_stay_lose_shift
+from metarl.evaluation.baselines.two_step import (
+    model_free,
+    two_step_references,
+    win_stay_lose_shift,
+)
 from metarl.evaluation.policy import FunctionalPolicy
 from metarl.probes import two_step as probe
 from metarl.probes.thinking import thinking_curve
@@ -60,7 +65,9 @@ def analyses(wang, hybrids):
     env, params = wang
     result = dict(hybrids[1])
     wsls = win_stay_lose_shift(noise=0.05)
-    result["win_stay_lose_shift"] = probe.analyze_batch(probe.run_batch(wsls, env, params, KEY, EPISODES, STEPS))
+    result["win_stay_lose_shift"] = probe.analyze_batch(
+        probe.run_batch(wsls, env, params, KEY, EPISODES, STEPS)
+    )
     return result
 
 
@@ -76,13 +83,18 @@ def test_interaction_in_stay_probability_matches_the_reference_values(analyses, 
         value = references[name].stay_interaction.value
         assert 0.05 < value < 0.35, (name, value)  # measured 0.296, 0.086
     # The model-free interaction falls with the learning rate (Akam et al. 2015).
-    assert references["model_free_lr0.9_beta5"].stay_interaction.high < references["model_free_lr0.5_beta5"].stay_interaction.low
+    assert (
+        references["model_free_lr0.9_beta5"].stay_interaction.high
+        < references["model_free_lr0.5_beta5"].stay_interaction.low
+    )
     # And the model-based one is far above every model-free reference's.
     assert all(mb.low > 0.3 + r.stay_interaction.high for r in references.values())
 
 
 def test_stay_pattern_of_each_mechanism(analyses):
-    mb, mf, wsls = (analyses[n].stay for n in ("model_based", "model_free_lr0.5", "win_stay_lose_shift"))
+    mb, mf, wsls = (
+        analyses[n].stay for n in ("model_based", "model_free_lr0.5", "win_stay_lose_shift")
+    )
     # Model-based: stays after rewarded-common and unrewarded-rare, switches more otherwise.
     assert mb["rewarded_common"].low > mb["rewarded_rare"].high
     assert mb["unrewarded_rare"].low > mb["unrewarded_common"].high
@@ -91,8 +103,15 @@ def test_stay_pattern_of_each_mechanism(analyses):
         mf["unrewarded_common"].high, mf["unrewarded_rare"].high
     )
     # WSLS with 5% noise stays with probability 0.975 after reward and 0.025 after none.
-    for name, expected in (("rewarded_common", 0.975), ("rewarded_rare", 0.975), ("unrewarded_common", 0.025)):
-        assert abs(wsls[name].value - expected) < 2.55 * wsls[name].half_width + 1e-3, (name, wsls[name])
+    for name, expected in (
+        ("rewarded_common", 0.975),
+        ("rewarded_rare", 0.975),
+        ("unrewarded_common", 0.025),
+    ):
+        assert abs(wsls[name].value - expected) < 2.55 * wsls[name].half_width + 1e-3, (
+            name,
+            wsls[name],
+        )
 
 
 def test_regression_indices(analyses):
@@ -170,7 +189,9 @@ def test_trials_read_from_observations_match_the_env_state(wang, analyses):
 
     spy = FunctionalPolicy(init_carry_fn=inner.init_carry, act_fn=act, num_actions=2)
     batch = jax.jit(
-        lambda k: evaluate_policy(spy, env, params, k, EPISODES, STEPS, record_extras=True, record_observations=True)
+        lambda k: evaluate_policy(
+            spy, env, params, k, EPISODES, STEPS, record_extras=True, record_observations=True
+        )
     )(KEY)
     trials = probe.trials_from_batch(batch)
     np.testing.assert_array_equal(trials.common, np.asarray(batch.extras["common"])[1::2])
@@ -197,13 +218,18 @@ def test_trials_split_episodes_and_prefer_recorded_info():
     common = np.array([1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1], bool)[:, None]
     trial = np.repeat([0, 1, 2, 0, 1, 2], 2)[:, None]
     batch = EpisodeBatch(
-        actions=actions, rewards=rewards, info={"transition_common": common, "trial": trial}, extras={}
+        actions=actions,
+        rewards=rewards,
+        info={"transition_common": common, "trial": trial},
+        extras={},
     )
     trials = probe.trials_from_batch(batch)
     np.testing.assert_array_equal(trials.first_action[:, 0], [0, 0, 1, 0, 0, 1])
     np.testing.assert_array_equal(trials.rewarded[:, 0], [True, False, True, True, False, True])
     np.testing.assert_array_equal(trials.common[:, 0], [True, False, True, True, False, True])
-    np.testing.assert_array_equal(trials.episode_first[:, 0], [True, False, False, True, False, False])
+    np.testing.assert_array_equal(
+        trials.episode_first[:, 0], [True, False, False, True, False, False]
+    )
     # Pairs inside episodes only: (RC, stay), (UR, switch) twice. Pairing trial 2 (RC, a1 = 1)
     # with the next episode's first trial (a1 = 0) would add an RC switch.
     stay, _ = probe.stay_probabilities(trials)
@@ -218,7 +244,9 @@ def test_references_and_wsls_gains_nothing_from_thinking(wang):
     env, params = wang
     refs = two_step_references(params)
     assert set(refs) == {"model_based", "model_free", "win_stay_lose_shift"}
-    curve = thinking_curve(refs["win_stay_lose_shift"], env, params, KEY, ks=(0, 1, 4), num_episodes=64)
+    curve = thinking_curve(
+        refs["win_stay_lose_shift"], env, params, KEY, ks=(0, 1, 4), num_episodes=64
+    )
     # Paired on identical episodes: every K plays exactly the same, so the gain is 0 inside its interval.
     assert np.all(np.abs(curve.return_gain) <= curve.return_gain_half_width)
     np.testing.assert_array_equal(curve.return_mean, curve.return_mean[0])

@@ -70,7 +70,9 @@ class FunctionalPolicy:
     init_carry_fn: Callable[[int], Any] = struct.field(pytree_node=False)
     act_fn: Callable[..., tuple[Any, jax.Array, dict]] = struct.field(pytree_node=False)
     num_actions: int = struct.field(pytree_node=False)
-    think_fn: Callable[[Any, PolicyInputs], Any] | None = struct.field(pytree_node=False, default=None)
+    think_fn: Callable[[Any, PolicyInputs], Any] | None = struct.field(
+        pytree_node=False, default=None
+    )
 
     @property
     def thinks(self) -> bool:

@@ -137,7 +137,9 @@ def maze_trials(batch: EpisodeBatch, horizon: int) -> MazeTrials:
     steps = np.where(reached, end_step - first_step + 1, episode_end - first_step)
     first_trial = episode_start.T.ravel()[np.flatnonzero(start.T.ravel())]
     # Index within the episode: trials since the last episode start.
-    trial_index = np.arange(num_trials) - np.maximum.accumulate(np.where(first_trial, np.arange(num_trials), 0))
+    trial_index = np.arange(num_trials) - np.maximum.accumulate(
+        np.where(first_trial, np.arange(num_trials), 0)
+    )
     return MazeTrials(
         shortest_path=path[first_step, column],
         detour_ratio=detour[first_step, column],
@@ -188,7 +190,12 @@ class DifficultyBins:
 
 
 def bin_trials(
-    trials: MazeTrials, label: str, edges, budget: int = DEFAULT_BUDGET, which: str = "later", z: float = Z_95
+    trials: MazeTrials,
+    label: str,
+    edges,
+    budget: int = DEFAULT_BUDGET,
+    which: str = "later",
+    z: float = Z_95,
 ) -> DifficultyBins:
     """Bin eligible trials by ``label`` ('shortest_path' or 'detour_ratio') into [edge_i, edge_i+1).
 
@@ -205,12 +212,14 @@ def bin_trials(
     success = trials.reached & (trials.steps <= budget)
     capped = np.minimum(trials.steps, budget).astype(np.float64)
     count, successes, steps, excess = [], [], [], []
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
         mask = keep & (values >= low) & (values < high)
         count.append(int(mask.sum()))
         successes.append(clustered_mean(success[mask], trials.episode[mask], z))
         steps.append(clustered_mean(capped[mask], trials.episode[mask], z))
-        excess.append(clustered_mean(capped[mask] / trials.shortest_path[mask], trials.episode[mask], z))
+        excess.append(
+            clustered_mean(capped[mask] / trials.shortest_path[mask], trials.episode[mask], z)
+        )
     return DifficultyBins(label, tuple(edges), count, successes, steps, excess)
 
 
@@ -228,11 +237,15 @@ class DifficultyAnalysis:
         }
 
 
-def run_with_ground_truth(policy, env, env_params, key, num_episodes: int, num_steps: int) -> EpisodeBatch:
+def run_with_ground_truth(
+    policy, env, env_params, key, num_episodes: int, num_steps: int
+) -> EpisodeBatch:
     """One jitted evaluation of ``policy`` recording the trial labels in extras."""
     wrapped = with_maze_ground_truth(policy, env_params)
     return jax.jit(
-        lambda k: evaluate_policy(wrapped, env, env_params, k, num_episodes, num_steps, record_extras=True)
+        lambda k: evaluate_policy(
+            wrapped, env, env_params, k, num_episodes, num_steps, record_extras=True
+        )
     )(key)
 
 
@@ -276,7 +289,10 @@ def difficulty_scaling(
     horizon = int(env_params.max_steps_in_episode)
     num_steps = horizon if num_steps is None else num_steps
     if references is None:
-        references = {"bfs_planner": bfs_planner(env_params), "local_heuristic": local_heuristic(env_params)}
+        references = {
+            "bfs_planner": bfs_planner(env_params),
+            "local_heuristic": local_heuristic(env_params),
+        }
     agents = dict(references) if policy is None else {"agent": policy, **references}
     return {
         name: analyze_difficulty(

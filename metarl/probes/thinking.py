@@ -71,7 +71,10 @@ def with_traced_thinking(policy, k: jax.Array) -> FunctionalPolicy:
         )
 
     return FunctionalPolicy(
-        init_carry_fn=policy.init_carry, act_fn=act, num_actions=policy.num_actions, think_fn=policy.think
+        init_carry_fn=policy.init_carry,
+        act_fn=act,
+        num_actions=policy.num_actions,
+        think_fn=policy.think,
     )
 
 
@@ -102,8 +105,11 @@ class ThinkingCurve:
 
     def as_dict(self) -> dict:
         return {
-            field.name: (getattr(self, field.name).tolist() if isinstance(getattr(self, field.name), np.ndarray)
-                         else getattr(self, field.name))
+            field.name: (
+                getattr(self, field.name).tolist()
+                if isinstance(getattr(self, field.name), np.ndarray)
+                else getattr(self, field.name)
+            )
             for field in dataclasses.fields(self)
         }
 
@@ -129,7 +135,10 @@ def thinking_curve(
         num_steps = int(env_params.max_steps_in_episode)
     ks = tuple(int(k) for k in ks)
     if not ks or ks[0] != 0:
-        raise ValueError(f"ks must start with 0 (the gains are paired differences from K = 0), got {ks}")
+        raise ValueError(
+            f"ks must start with 0 (the gains are paired differences from K = 0), got {ks}"
+        )
+
     def run(run_key, k):
         thinker = policy if k is None else with_traced_thinking(policy, k)
         batch = evaluate_policy(thinker, env, env_params, run_key, num_episodes, num_steps)
@@ -146,8 +155,8 @@ def thinking_curve(
     successes = [np.asarray(s, np.float64) for _, s in outcomes]
 
     def stats(values):
-        means, halves = zip(*(mean_interval(v, z) for v in values))
-        gains, gain_halves = zip(*(paired_difference(v, values[0], z) for v in values))
+        means, halves = zip(*(mean_interval(v, z) for v in values), strict=True)
+        gains, gain_halves = zip(*(paired_difference(v, values[0], z) for v in values), strict=True)
         return np.array(means), np.array(halves), np.array(gains), np.array(gain_halves)
 
     r_mean, r_half, r_gain, r_gain_half = stats(returns)

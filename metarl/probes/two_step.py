@@ -86,7 +86,9 @@ def trials_from_batch(batch: EpisodeBatch) -> TwoStepTrials:
     if "transition_common" in info:
         common = np.asarray(info["transition_common"])[0::2].astype(bool)
         if "first_stage_action" in info:
-            np.testing.assert_array_equal(np.asarray(info["first_stage_action"])[0::2], first_action)
+            np.testing.assert_array_equal(
+                np.asarray(info["first_stage_action"])[0::2], first_action
+            )
     elif batch.observations is not None:
         # Second-stage observation: [first stage, state 0, state 1, ...] one-hot.
         second_obs = np.asarray(batch.observations)[1::2]
@@ -145,7 +147,9 @@ def _cluster_correction(num_clusters: int) -> float:
     return num_clusters / max(num_clusters - 1, 1)
 
 
-def stay_probabilities(trials: TwoStepTrials, z: float = Z_95) -> tuple[dict[str, Estimate], Estimate]:
+def stay_probabilities(
+    trials: TwoStepTrials, z: float = Z_95
+) -> tuple[dict[str, Estimate], Estimate]:
     """P(stay) per condition and the interaction ``(RC - RR) - (UC - UR)``, episode-clustered.
 
     Each condition's probability is the pooled ratio sum(stays) / sum(trials); its
@@ -172,9 +176,16 @@ def stay_probabilities(trials: TwoStepTrials, z: float = Z_95) -> tuple[dict[str
             continue
         p = stay_per.sum() / total
         influence = (stay_per - p * n_per) / total
-        probabilities[name] = Estimate(float(p), float(z * np.sqrt(correction * np.sum(influence**2))))
+        probabilities[name] = Estimate(
+            float(p), float(z * np.sqrt(correction * np.sum(influence**2)))
+        )
         influences[name] = influence
-    weights = {"rewarded_common": 1.0, "rewarded_rare": -1.0, "unrewarded_common": -1.0, "unrewarded_rare": 1.0}
+    weights = {
+        "rewarded_common": 1.0,
+        "rewarded_rare": -1.0,
+        "unrewarded_common": -1.0,
+        "unrewarded_rare": 1.0,
+    }
     value = sum(w * probabilities[c].value for c, w in weights.items())
     influence = sum(w * influences[c] for c, w in weights.items())
     interaction = Estimate(float(value), float(z * np.sqrt(correction * np.sum(influence**2))))
@@ -224,12 +235,19 @@ def stay_regression(trials: TwoStepTrials, z: float = Z_95) -> dict[str, Estimat
     stay, rewarded, common, column = _transitions(trials)
     reward_code = np.where(rewarded, 1.0, -1.0)
     transition_code = np.where(common, 1.0, -1.0)
-    design = np.stack([np.ones_like(reward_code), reward_code, transition_code, reward_code * transition_code], 1)
+    design = np.stack(
+        [np.ones_like(reward_code), reward_code, transition_code, reward_code * transition_code], 1
+    )
     coef, half = fit_logistic(design, stay, column, z)
-    return {name: Estimate(float(c), float(h)) for name, c, h in zip(REGRESSORS, coef, half)}
+    return {
+        name: Estimate(float(c), float(h))
+        for name, c, h in zip(REGRESSORS, coef, half, strict=True)
+    }
 
 
-def lagged_choice_regression(trials: TwoStepTrials, lags: int = 3, z: float = Z_95) -> dict[str, list[Estimate]]:
+def lagged_choice_regression(
+    trials: TwoStepTrials, lags: int = 3, z: float = Z_95
+) -> dict[str, list[Estimate]]:
     """logit P(a1_t = 1) = b0 + sum_k c_{t-k} (w_k + w_r,k r + w_t,k t + w_rt,k r t), k = 1..lags.
 
     c = +1 if a1 was 1 else -1, r and t coded as in ``stay_regression``; only trials
@@ -259,7 +277,9 @@ def lagged_choice_regression(trials: TwoStepTrials, lags: int = 3, z: float = Z_
     coef, half = fit_logistic(design, outcome, cluster, z)
     result: dict[str, list[Estimate]] = {"side_bias": [Estimate(float(coef[0]), float(half[0]))]}
     for j, name in enumerate(REGRESSORS):
-        result[name] = [Estimate(float(coef[1 + 4 * k + j]), float(half[1 + 4 * k + j])) for k in range(lags)]
+        result[name] = [
+            Estimate(float(coef[1 + 4 * k + j]), float(half[1 + 4 * k + j])) for k in range(lags)
+        ]
     return result
 
 
@@ -325,11 +345,15 @@ class TwoStepVerdict:
         return {
             "label": self.label,
             "reason": self.reason,
-            "interaction_minus_reference": {k: v.as_dict() for k, v in self.interaction_minus_reference.items()},
+            "interaction_minus_reference": {
+                k: v.as_dict() for k, v in self.interaction_minus_reference.items()
+            },
         }
 
 
-def two_step_verdict(agent: TwoStepAnalysis, model_free_references: dict[str, TwoStepAnalysis]) -> TwoStepVerdict:
+def two_step_verdict(
+    agent: TwoStepAnalysis, model_free_references: dict[str, TwoStepAnalysis]
+) -> TwoStepVerdict:
     """Judge the agent relative to simulated model-free agents on the same task (never to zero).
 
     * 'model-based': its model-based index (reward x transition coefficient) exceeds
@@ -355,7 +379,9 @@ def two_step_verdict(agent: TwoStepAnalysis, model_free_references: dict[str, Tw
         reason = "reward x transition coefficient above every model-free reference's"
     elif reward.low > 0:
         label = "model-free"
-        reason = "reward effect positive; reward x transition within what a model-free reference shows"
+        reason = (
+            "reward effect positive; reward x transition within what a model-free reference shows"
+        )
     else:
         label = "neither"
         reason = "no reward effect and no model-based interaction beyond the model-free references"
@@ -376,7 +402,9 @@ def reference_name(learning_rate: float, beta: float) -> str:
 def run_batch(policy, env, env_params, key, num_episodes: int, num_steps: int) -> EpisodeBatch:
     """One jitted evaluation with the observations the trial extraction may need."""
     run = jax.jit(
-        lambda k: evaluate_policy(policy, env, env_params, k, num_episodes, num_steps, record_observations=True)
+        lambda k: evaluate_policy(
+            policy, env, env_params, k, num_episodes, num_steps, record_observations=True
+        )
     )
     return run(key)
 
@@ -399,16 +427,21 @@ def simulate_hybrid_agents(
     from metarl.evaluation.baselines.two_step import hybrid
 
     names = list(agents)
-    weights, rates, betas = (jnp.asarray([agents[n][i] for n in names], jnp.float32) for i in range(3))
+    weights, rates, betas = (
+        jnp.asarray([agents[n][i] for n in names], jnp.float32) for i in range(3)
+    )
     common_prob = float(env_params.common_prob)
 
     def one(weight, rate, beta):
         policy = hybrid(weight, learning_rate=rate, beta=beta, common_prob=common_prob)
-        return evaluate_policy(policy, env, env_params, key, num_episodes, num_steps, record_observations=True)
+        return evaluate_policy(
+            policy, env, env_params, key, num_episodes, num_steps, record_observations=True
+        )
 
     batches = jax.jit(jax.vmap(one))(weights, rates, betas)
     return {
-        name: analyze_batch(jax.tree.map(lambda leaf, i=i: leaf[i], batches), z) for i, name in enumerate(names)
+        name: analyze_batch(jax.tree.map(lambda leaf, i=i: leaf[i], batches), z)
+        for i, name in enumerate(names)
     }
 
 
@@ -424,7 +457,9 @@ def simulate_model_free_references(
 ) -> dict[str, TwoStepAnalysis]:
     """Analyses of model-free SARSA(1) agents over the (learning rate x beta) grid, same ``key``
     (one compiled program; names from ``reference_name``)."""
-    grid = {reference_name(rate, beta): (0.0, rate, beta) for rate in learning_rates for beta in betas}
+    grid = {
+        reference_name(rate, beta): (0.0, rate, beta) for rate in learning_rates for beta in betas
+    }
     return simulate_hybrid_agents(env, env_params, key, num_episodes, num_steps, grid, z)
 
 
@@ -449,10 +484,16 @@ def analyze_two_step(
         num_steps = int(env_params.max_steps_in_episode)
     agent = analyze_batch(run_batch(policy, env, env_params, key, num_episodes, num_steps), z)
     if model_free_references is None:
-        references = simulate_model_free_references(env, env_params, key, num_episodes, num_steps, z=z)
+        references = simulate_model_free_references(
+            env, env_params, key, num_episodes, num_steps, z=z
+        )
     else:
         references = {
             name: analyze_batch(run_batch(ref, env, env_params, key, num_episodes, num_steps), z)
             for name, ref in model_free_references.items()
         }
-    return {"agent": agent, "references": references, "verdict": two_step_verdict(agent, references)}
+    return {
+        "agent": agent,
+        "references": references,
+        "verdict": two_step_verdict(agent, references),
+    }
