@@ -94,7 +94,7 @@ def test_ground_truth_labels_match_the_env_info(maze):
 def test_bfs_planner_steps_track_the_shortest_path_in_later_trials(scaling):
     trials = scaling["bfs_planner"].trials
     later = (trials.trial_index > 0) & trials.reached
-    assert later.sum() > 1000  # measured 3036 later trials reached
+    assert later.sum() > 1000  # measured 4053 later trials reached
     np.testing.assert_array_equal(trials.steps[later], trials.shortest_path[later])
     # First trials explore: never shorter than the shortest path, longer on average.
     first = (trials.trial_index == 0) & trials.reached
@@ -111,7 +111,8 @@ def test_bfs_planner_steps_track_the_shortest_path_in_later_trials(scaling):
 def test_local_heuristic_degrades_with_detour_ratio(scaling):
     by_detour = scaling["local_heuristic"].by_detour_ratio
     low, high = by_detour.success[0], by_detour.success[-1]
-    # measured: 0.83 +- 0.06 at detour 1, 0.00 at detour >= 3 (40 trials)
+    # measured: 0.83 +- 0.06 at detour 1 (178 trials), 0.00 at detour >= 3 (40 trials);
+    # at paths of 4-11 steps: 0.81 +- 0.07 straight (108) vs 0.24 +- 0.13 at detour >= 1.5 (54)
     assert by_detour.count[0] > 50 and by_detour.count[-1] > 20
     assert low.low > high.high + 0.3
     assert by_detour.excess_ratio[0].high < by_detour.excess_ratio[-1].low
