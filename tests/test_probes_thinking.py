@@ -99,7 +99,8 @@ def test_depth_limited_planner_gains_from_thinking_and_the_local_heuristic_does_
         depth_limited_planner(params, depth=1), env, params, KEY, ks=ks, num_episodes=128
     )
     heuristic = thinking_curve(local_heuristic(params), env, params, KEY, ks=ks, num_episodes=128)
-    # Goals reached per 200-step episode (measured with 64 episodes: 7.6 at K = 0, 11.8 at K = 8).
+    # Goals reached per 200-step episode (measured, 128 episodes: 8.08 +- 0.94 at K = 0,
+    # 11.77 +- 1.27 at K = 8, paired gain +3.70 +- 0.72; K = 4: +1.45 +- 0.55).
     assert planner.success_gain[-1] - planner.success_gain_half_width[-1] > 1.0
     assert planner.success_gain[3] - planner.success_gain_half_width[3] > 0.0
     assert planner.success_mean[-1] > planner.success_mean[2] > planner.success_mean[0]
