@@ -81,7 +81,7 @@ def test_interaction_in_stay_probability_matches_the_reference_values(analyses, 
     assert 0.1 < mf.value < 0.35, mf
     for name in ("model_free_lr0.5_beta5", "model_free_lr0.9_beta5"):
         value = references[name].stay_interaction.value
-        assert 0.05 < value < 0.35, (name, value)  # measured 0.296, 0.086
+        assert 0.0 < value < 0.35, (name, value)  # measured 0.296 +- 0.027, 0.086 +- 0.023
     # The model-free interaction falls with the learning rate (Akam et al. 2015).
     assert (
         references["model_free_lr0.9_beta5"].stay_interaction.high
