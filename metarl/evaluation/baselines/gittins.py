@@ -34,11 +34,12 @@ from metarl.evaluation.beliefs import BetaCounts, empty_beta_counts, update_beta
 from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs
 
 DEFAULT_GRID_SIZE = 1001
-"""Lambdas on [0, 1] (spacing 1e-3): the piecewise-linear interpolation of a convex
-function between them leaves index errors far below the spacing."""
+"""Lambdas on [0, 1] (spacing 1e-3). Interpolating the root linearly between them
+leaves index errors of at most 1.1e-4 (measured against a 4001-point grid at H=40;
+257 points: 1.2e-3)."""
 
 MAX_TABLE_BYTES = 2**30
-"""Working memory the table builder may use (H=100: ~170 MB; H=250: ~1 GB)."""
+"""Working memory the table builder may use (H=100: ~135 MB; H=280: ~1 GB)."""
 
 
 @functools.lru_cache(maxsize=8)
@@ -48,8 +49,8 @@ def finite_horizon_gittins_table(
     """[H + 1, H + 1, H + 1] float64 index ``table[s, f, r]`` for successes s, failures f
     and r pulls left (r >= 1, s + f + r <= H; other entries are 0). Cached per setting.
 
-    Costs O(grid_size H^3 / 3) time and O(grid_size H^2) memory (~4 s and ~170 MB at
-    H=100 with the default grid); raises ValueError above ``MAX_TABLE_BYTES``.
+    Costs O(grid_size H^3 / 3) time and O(grid_size H^2) memory (~2 s and ~135 MB at
+    H=100 with the default grid, on one busy CPU core); raises ValueError above ``MAX_TABLE_BYTES``.
     """
     working_bytes = 13 * grid_size * (horizon + 2) ** 2  # 3 float32 + 1 bool [L, H+2, H+2]
     if working_bytes > MAX_TABLE_BYTES:
