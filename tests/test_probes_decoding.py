@@ -119,3 +119,55 @@ def test_replay_across_episode_boundaries_resets_the_state():
     # Up to step 50 nothing differs from what the agent itself carried.
     np.testing.assert_allclose(replayed["hidden"][:50], episodes.extras["hidden"][:50], atol=1e-4)
     assert np.abs(np.asarray(replayed["hidden"][51:]) - np.asarray(episodes.extras["hidden"][51:])).max() > 1.0
+
+
+# ----------------------------------------------------------------- maze targets
+
+MAZE_HORIZON = 50
+MAZE_EPISODES = 80
+
+
+def privileged_maze_walker(num_free_cells: int, hidden_size: int, seed: int = 6) -> FunctionalPolicy:
+    """A random walker whose exposed hidden state is a fixed random linear mixing of one_hot(goal)
+    and its map of visited squares, both read from the env state (privileged: a test instrument
+    whose state is, by construction, the maze targets)."""
+    mixing = jax.random.normal(jax.random.PRNGKey(seed), (2 * num_free_cells, hidden_size))
+
+    def init_carry(batch):
+        return jnp.zeros((batch, num_free_cells))
+
+    def act(visited, inputs: PolicyInputs, key):
+        state = inputs.privileged_state
+        here = jax.nn.one_hot(state.position, num_free_cells)
+        visited = jnp.maximum(jnp.where(inputs.episode_start[:, None], 0.0, visited), here)
+        hidden = jnp.concatenate([jax.nn.one_hot(state.goal, num_free_cells), visited], axis=-1) @ mixing
+        action = jax.random.randint(key, state.position.shape, 0, 4, dtype=jnp.int32)
+        return visited, action, {"hidden": hidden}
+
+    return FunctionalPolicy(init_carry_fn=init_carry, act_fn=act, num_actions=4)
+
+
+def test_maze_goal_and_visited_squares_are_decoded_from_a_state_that_is_them():
+    env, params = menvs.make("maze-v0", num_tasks=8, horizon=MAZE_HORIZON)
+    free = params.num_free_cells
+    policy = decoding.with_ground_truth(privileged_maze_walker(free, 128), decoding.read_maze_state)
+    episodes = jax.jit(
+        lambda key: evaluate_policy(
+            policy, env, params, key, MAZE_EPISODES, MAZE_HORIZON, record_extras=True, record_observations=True
+        )
+    )(jax.random.PRNGKey(7))
+    truth = episodes.extras["ground_truth"]
+    targets = decoding.maze_targets(truth, free)
+    # The visited map holds the current square and grows by at most one square per step.
+    here = np.eye(free, dtype=bool)[np.asarray(truth["position"])]
+    assert targets["visited"][here].all()
+    grown = np.diff(targets["visited"].sum(-1), axis=0)
+    assert grown.min() >= 0 and grown.max() <= 1
+    control = decoding.random_network_hidden(episodes, AgentConfig(), jax.random.PRNGKey(8), 4)
+    rows = decoding.decode_targets(
+        episodes.extras["hidden"], {"goal": targets["goal"], "visited": targets["visited"]}, control_hidden=control
+    )
+    rows = {row["target"]: row for row in rows}
+    assert rows["goal"]["agent"] > 0.95 and rows["goal"]["control"] < rows["goal"]["agent"] - 0.3, rows["goal"]
+    assert rows["visited"]["agent"] > 0.99, rows["visited"]
+    assert rows["visited"]["control"] < rows["visited"]["agent"] - 0.2, rows["visited"]
