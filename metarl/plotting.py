@@ -150,6 +150,48 @@ def _totals_panel(ax, summary, names, references) -> None:
     ax.grid(alpha=0.25, axis="x")
 
 
+def _format_interval(entry: dict | None, digits: int = 2, signed: bool = False) -> str:
+    if not entry or entry.get("mean") is None:
+        return "n/a"
+    sign = "+" if signed else ""
+    low, high = entry["ci95"]
+    text = f"{entry['mean']:{sign}.{digits}f}"
+    if low is not None and high is not None:
+        text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+    return text
+
+
+def _numbers_panel(ax, summary: dict) -> None:
+    """The checkpoint's headline numbers, as text (95% intervals over episodes)."""
+    ax.set_visible(True)
+    ax.axis("off")
+    agents = summary["agents"]
+    mine = agents[CHECKPOINT]
+    lines = [f"checkpoint, update {summary['checkpoint']['update']} (95% CI over episodes)", ""]
+    lines.append(f"total reward           {_format_interval(mine.get('total_reward'))}")
+    if ORACLE in agents:
+        lines.append(f"oracle (expected)      {_format_interval(agents[ORACLE].get('total_expected_reward'))}")
+    if RANDOM in agents:
+        lines.append(f"random                 {_format_interval(agents[RANDOM].get('total_reward'))}")
+    best = max(
+        (n for n in agents if n not in (CHECKPOINT, ORACLE, RANDOM) and not n.startswith(f"{CHECKPOINT}_seed")),
+        key=lambda n: agents[n]["total_reward"]["mean"],
+        default=None,
+    )
+    if best is not None:
+        lines.append(f"minus {best.replace('_', ' ')[:16]:16s} {_format_interval(agents[best].get('checkpoint_minus_this'), signed=True)}")
+    lines.append(f"in-context improvement {_format_interval(mine.get('in_context_improvement'))}")
+    lines.append(f"area / oracle's area   {_format_interval(mine.get('area_fraction_of_oracle'))}")
+    if "total_regret" in mine:
+        lines.append(f"total regret           {_format_interval(mine.get('total_regret'))}")
+    if "optimal_action_rate" in mine:
+        lines.append(f"P(optimal), last 10%   {_format_interval(mine.get('late_optimal_action_rate'))}")
+    seeds = mine.get("over_training_seeds", {}).get("total_reward")
+    if seeds and seeds.get("seeds", 1) > 1:
+        lines.append(f"total over {seeds['seeds']} seeds (t)  {_format_interval(seeds)}")
+    ax.text(0.0, 0.95, "\n".join(lines), transform=ax.transAxes, va="top", ha="left", fontsize=8.5, family="monospace")
+
+
 def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
     """Draw ``learning_curves.{png,pdf}`` in an eval suite directory from its files."""
     plt = _pyplot()
@@ -174,13 +216,15 @@ def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf
         panels.append("recovery")
     panels.append("totals")
 
-    columns = 3 if len(panels) > 3 else len(panels) + 1
+    columns = 3
     rows = math.ceil((len(panels) + 1) / columns)  # + 1: a slot for the legend
     fig, axes = plt.subplots(rows, columns, figsize=(5.0 * columns, 3.8 * rows + 0.6), layout="constrained")
     axes = np.atleast_1d(axes).ravel()
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     legend_ax = axes[len(panels)]
+    if len(axes) > len(panels) + 1:  # a free slot: the checkpoint's key numbers
+        _numbers_panel(axes[len(panels) + 1], summary)
     for ax, panel in zip(axes, panels, strict=False):
         if panel == "reward":
             _curve_panel(ax, summary, curves, "reward", names, references, "step", "mean reward per step", "reward per step (learning after freeze)", oracle=True)
@@ -254,13 +298,16 @@ def plot_training(run_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")
     fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.4), constrained_layout=True)
     for ax, key in zip(np.atleast_1d(axes), keys, strict=True):
         per_seed = np.array([[np.nan if v is None else v for v in r.get(f"{key}_per_seed", [r[key]])] for r in records], np.float64)
-        for seed in range(per_seed.shape[1]):
-            ax.plot(steps, per_seed[:, seed], lw=0.8, alpha=0.5, color=_CHECKPOINT_COLOR)
+        if per_seed.shape[1] > 1:
+            for seed in range(per_seed.shape[1]):
+                ax.plot(steps, per_seed[:, seed], lw=0.8, alpha=0.5, color=_CHECKPOINT_COLOR)
         ax.plot(steps, np.nanmean(per_seed, axis=1), lw=2, color=_CHECKPOINT_COLOR)
         ax.set_xlabel("env steps per seed")
         ax.set_ylabel(labels[key])
         ax.grid(alpha=0.25)
-    fig.suptitle(f"{run_dir.name}: training ({per_seed.shape[1]} seed(s); thin: per seed, thick: mean)", fontsize=10)
+    seeds = per_seed.shape[1]
+    detail = f"{seeds} seeds; thin: per seed, thick: mean" if seeds > 1 else "1 seed"
+    fig.suptitle(f"{run_dir.name}: training ({detail}; one point per logged chunk)", fontsize=10)
     out_dir = run_dir / "plots"
     out_dir.mkdir(exist_ok=True)
     written = []
