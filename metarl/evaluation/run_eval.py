@@ -493,6 +493,7 @@ def evaluate_suite(
     key = jax.random.PRNGKey(seed)
     suite_start = time.perf_counter()
 
+    build_start = time.perf_counter()
     if references == "none":
         policies = {RANDOM: random_policy(int(env.action_space(env_params).n))}
     else:
@@ -504,6 +505,7 @@ def evaluate_suite(
             log=lambda m: log(f"note: {m}"),
             only=None if references == "all" else list(references),
         )
+    references_s = time.perf_counter() - build_start
     log(
         f"eval {frozen.run_dir.name} suite {suite.name}: {num_episodes} episodes x {num_steps} steps, "
         f"{_num_seeds(frozen)} seed(s) "
@@ -632,6 +634,7 @@ def evaluate_suite(
         "agents": agents,
         "timing": {
             "restore_s": frozen.restore_s,
+            "build_references_s": references_s,
             "compile_s": {name: r.compile_s for name, r in rollouts.items()},
             "rollout_s": {name: r.run_s for name, r in rollouts.items()},
             "rollouts_total_s": sum(r.run_s for r in rollouts.values()),
