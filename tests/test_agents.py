@@ -101,6 +101,81 @@ def test_gru_hand_written_backward_matches_autodiff(reset_at_start):
         assert np.abs(d_h0).max() > 1e-3
 
 
+def recorded_rollout(agent, params, carry0, obs, starts):
+    """step_recorded over [T, B] inputs (as the A2C rollout runs it) -> outputs, stacked record."""
+
+    def one_step(carry, xs):
+        obs_t, start_t = xs
+        carry, out, record = agent.step_recorded(params, carry, obs_t, start_t)
+        return carry, (out, record)
+
+    return jax.lax.scan(one_step, carry0, (obs, starts))[1]
+
+
+@pytest.mark.parametrize("embed_size", [0, 4])
+def test_gru_step_recorded_is_step_and_replay_gradient_matches_autodiff(embed_size):
+    # The A2C path: the rollout records its GRU gates with step_recorded, the loss
+    # differentiates agent.replay of the record (hand-written backward, weight gradients
+    # accumulated in the loop). Its forward must equal the rollout's own outputs, and
+    # its gradient (embedding included) must equal jax.grad of the plain scanned step
+    # from the same initial carry, with resets at t=0 for some envs and mid-sequence.
+    from metarl.agents.cores import Core
+
+    agent = ActorCritic(
+        AgentConfig(core="gru", hidden_size=H, embed_size=embed_size), obs_size=D, num_actions=3
+    )
+    assert agent.supports_replay
+    params = agent.init_params(jax.random.PRNGKey(0))
+    obs = inputs(7)
+    starts = jnp.zeros((7, B), bool).at[0, 0].set(True).at[4, 1].set(True)
+    carry0 = jax.random.normal(jax.random.PRNGKey(2), (B, H))
+    logit_weights = jax.random.normal(jax.random.PRNGKey(3), (7, B, 3))
+    value_weights = jax.random.normal(jax.random.PRNGKey(4), (7, B))
+
+    recorded, record = jax.jit(recorded_rollout, static_argnums=0)(
+        agent, params, carry0, obs, starts
+    )
+    carry = carry0
+    for t in range(7):  # step_recorded is step's computation (up to compiler rounding)
+        carry, out = agent.step(params, carry, obs[t], starts[t])
+        np.testing.assert_allclose(out.logits, recorded.logits[t], rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(out.hidden, recorded.hidden[t], rtol=1e-6, atol=1e-7)
+
+    def objective(out):
+        return jnp.sum(out.logits * logit_weights) + jnp.sum(out.value * value_weights)
+
+    def replayed(params):
+        return objective(agent.replay(params, obs, starts, record))
+
+    def reference(params):  # generic Core.unroll: scan of step, differentiated by JAX
+        hidden = Core.unroll(agent.core, params["core"], carry0, agent.embed(params, obs), starts)[
+            1
+        ]
+        return objective(agent.heads(params, hidden))
+
+    np.testing.assert_allclose(
+        agent.replay(params, obs, starts, record).hidden, recorded.hidden, rtol=1e-6, atol=1e-6
+    )
+    hand = jax.jit(jax.grad(replayed))(params)
+    auto = jax.jit(jax.grad(reference))(params)
+    assert (
+        set(hand)
+        == set(auto)
+        == ({"core", "policy", "value"} | ({"embed"} if embed_size else set()))
+    )
+    for a, b in zip(jax.tree.leaves(hand), jax.tree.leaves(auto), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+        assert np.abs(np.asarray(b)).max() > 1e-4  # every leaf really gets a gradient
+
+
+def test_only_the_gru_core_replays():
+    for name in ("lstm", "mlp", "transformer"):
+        agent = ActorCritic(
+            AgentConfig(core=name, hidden_size=H, embed_size=0), obs_size=D, num_actions=3
+        )
+        assert not agent.supports_replay
+
+
 @pytest.mark.parametrize("name", MEMORY_CORES)
 def test_episode_start_resets_hidden_state(name):
     agent = ActorCritic(

@@ -115,23 +115,50 @@ def test_params_change_after_training(first_chunk):
     assert all(changed)
 
 
-def test_gradient_through_rollout_equals_gradient_of_replay(trainer, first_chunk):
-    # A2C differentiates the loss through the rollout that produced it; that must equal
-    # the textbook form: replay the stored observations through the core from the
-    # rollout's initial carry and differentiate the same objective.
-    from metarl.training.a2c import a2c_objective, advantages_and_targets, make_a2c_loss
+@pytest.mark.parametrize("path", ["through_rollout", "recorded_replay"])
+def test_a2c_gradient_equals_gradient_of_unroll_replay(trainer, first_chunk, path):
+    # A2C reuses the rollout's forward pass: non-replayable cores differentiate the loss
+    # through the rollout itself (make_a2c_loss); the GRU (what the trainer runs)
+    # records its gates and differentiates agent.replay (make_a2c_replay_loss). Both
+    # must equal the textbook form: replay the stored observations through the core
+    # from the rollout's initial carry and differentiate the same objective.
+    from metarl.training.a2c import (
+        a2c_objective,
+        advantages_and_targets,
+        make_a2c_loss,
+        make_a2c_replay_loss,
+    )
+    from metarl.training.rollout import collect
 
     initial, _ = first_chunk
     state = jax.tree.map(lambda leaf: leaf[0], initial)
     algo = trainer.config.algo
-    loss_fn = make_a2c_loss(
-        trainer.agent, trainer.env, trainer.env_params, trainer.config, trainer.reports_regret
-    )
     entropy_coef = jnp.float32(algo.entropy_coef)
-    (_, (_, _, rollout)), through_rollout = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, state, jax.random.PRNGKey(5), entropy_coef
-    )
+    key = jax.random.PRNGKey(5)
+    if path == "through_rollout":
+        loss_fn = make_a2c_loss(
+            trainer.agent, trainer.env, trainer.env_params, trainer.config, trainer.reports_regret
+        )
+        (_, (_, _, rollout)), gradient = jax.value_and_grad(loss_fn, has_aux=True)(
+            state.params, state, key, entropy_coef
+        )
+    else:
+        assert trainer.agent.supports_replay
+        _, rollout = collect(
+            trainer.agent,
+            trainer.env,
+            trainer.env_params,
+            state.params,
+            state,
+            key,
+            ROLLOUT,
+            trainer.reports_regret,
+            record_core=True,
+        )
+        loss_fn = make_a2c_replay_loss(trainer.agent, trainer.config)
+        gradient = jax.grad(lambda p: loss_fn(p, rollout, entropy_coef)[0])(state.params)
     trajectory = rollout.trajectory
+    assert np.any(trajectory.episode_start[1:])  # resets inside the rollout are exercised
     advantages, targets = advantages_and_targets(rollout, algo.gamma, algo.gae_lambda)
 
     def replay_loss(params):
@@ -149,7 +176,7 @@ def test_gradient_through_rollout_equals_gradient_of_replay(trainer, first_chunk
         )[0]
 
     replayed = jax.grad(replay_loss)(state.params)
-    for a, b in zip(jax.tree.leaves(through_rollout), jax.tree.leaves(replayed), strict=True):
+    for a, b in zip(jax.tree.leaves(gradient), jax.tree.leaves(replayed), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     assert max(float(np.max(np.abs(g))) for g in jax.tree.leaves(replayed)) > 1e-3  # not vacuous
 

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from metarl.agents import policy
-from metarl.agents.cores import Core, make_core
+from metarl.agents.cores import Core, ReplayableCore, make_core
 
 
 @struct.dataclass
@@ -88,6 +88,28 @@ class ActorCritic:
         carry = self.core.reset(carry, episode_start)
         carry, hidden = self.core.step(params["core"], carry, self.embed(params, obs))
         return carry, self.heads(params, hidden)
+
+    @property
+    def supports_replay(self) -> bool:
+        """Whether ``step_recorded``/``replay`` are available (the core is a ReplayableCore)."""
+        return isinstance(self.core, ReplayableCore)
+
+    def step_recorded(self, params: dict, carry, obs: jax.Array, episode_start: jax.Array):
+        """``step``'s computation plus the core's record of it: -> (carry, AgentOutput, record)."""
+        carry = self.core.reset(carry, episode_start)
+        carry, hidden, record = self.core.step_recorded(
+            params["core"], carry, self.embed(params, obs)
+        )
+        return carry, self.heads(params, hidden), record
+
+    def replay(self, params: dict, obs: jax.Array, episode_start: jax.Array, record) -> AgentOutput:
+        """AgentOutput [T, B] of recorded steps (obs [T, B, D], record stacked [T, B, ...]).
+
+        Differentiable wrt ``params``, and equal to ``unroll`` from the recorded initial
+        carry, but only at the params the record was made with (see ReplayableCore).
+        """
+        hidden = self.core.replay(params["core"], self.embed(params, obs), episode_start, record)
+        return self.heads(params, hidden)
 
     def core_step(self, params: dict, carry, obs: jax.Array):
         """One step with no reset: repeated calls on the same obs are extra 'thinking' steps."""

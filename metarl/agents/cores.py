@@ -73,6 +73,32 @@ class Core(abc.ABC):
         return jax.lax.scan(one_step, carry, (inputs, episode_start))
 
 
+class ReplayableCore(Core):
+    """A core whose forward pass can be recorded and differentiated later without rerunning it.
+
+    A2C takes its gradient at the very parameters that acted, so the rollout has already
+    computed everything the loss needs from the core: ``step_recorded`` keeps, per step,
+    what the core's backward pass reads, and ``replay`` turns the stacked records back
+    into the outputs with a hand-written backward pass attached.
+    """
+
+    @abc.abstractmethod
+    def step_recorded(
+        self, params: Any, carry: Carry, inputs: jax.Array
+    ) -> tuple[Carry, jax.Array, Any]:
+        """``step``'s computation, plus this step's record (a pytree of [B, ...] arrays)."""
+
+    @abc.abstractmethod
+    def replay(
+        self, params: Any, inputs: jax.Array, episode_start: jax.Array, record: Any
+    ) -> jax.Array:
+        """Outputs [T, B, H] of recorded steps (inputs [T, B, D], episode_start [T, B], record
+        stacked [T, B, ...]), differentiable wrt params and inputs.
+
+        Valid only at the params and inputs the record was made with.
+        """
+
+
 # --------------------------------------------------------------------------- GRU
 
 
@@ -103,6 +129,23 @@ def _gru_cell(hidden, h, x_r, x_z, x_n):
     return h_new, reset_gate, update_gate, candidate, h_n
 
 
+@struct.dataclass
+class GRURecord:
+    """What the GRU's backward pass needs from its forward pass, every field [..., B, H]."""
+
+    h_prev: jax.Array
+    """Hidden state the step started from (after the episode-start reset)."""
+    reset_gate: jax.Array
+    update_gate: jax.Array
+    candidate: jax.Array
+    h_n: jax.Array
+    """Recurrent projection of the candidate gate (h_prev @ w_h + b_h, third block)."""
+
+    def outputs(self) -> jax.Array:
+        """The step's new hidden state, as ``_gru_cell`` computes it."""
+        return (1.0 - self.update_gate) * self.candidate + self.update_gate * self.h_prev
+
+
 def _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
     def one_step(h, xs):
         x_r_t, x_z_t, x_n_t, start_t = xs
@@ -110,10 +153,10 @@ def _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
         h_new, reset_gate, update_gate, candidate, h_n = _gru_cell(
             h @ w_h + b_h, h, x_r_t, x_z_t, x_n_t
         )
-        return h_new, (h_new, h, reset_gate, update_gate, candidate, h_n)
+        return h_new, (h_new, GRURecord(h, reset_gate, update_gate, candidate, h_n))
 
-    h_final, (outputs, *residuals) = jax.lax.scan(one_step, h0, (x_r, x_z, x_n, episode_start))
-    return h_final, outputs, residuals
+    h_final, (outputs, record) = jax.lax.scan(one_step, h0, (x_r, x_z, x_n, episode_start))
+    return h_final, outputs, record
 
 
 @jax.custom_vjp
@@ -136,13 +179,12 @@ def gru_sequence(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
 
 
 def _gru_sequence_fwd(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
-    h_final, outputs, residuals = _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start)
-    return (h_final, outputs), (w_h, episode_start, residuals)
+    h_final, outputs, record = _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start)
+    return (h_final, outputs), (w_h, episode_start, record)
 
 
-def _gru_sequence_bwd(saved, cotangents):
-    w_h, episode_start, (h_prev, reset_gate, update_gate, candidate, h_n) = saved
-    d_h_final, d_outputs = cotangents
+def _gru_backward(w_h, episode_start, record: GRURecord, d_h_final, d_outputs):
+    """The GRU's VJP from its record: -> (d_w_h, d_b_h, d_h0, d_x_r, d_x_z, d_x_n)."""
     w_h_transposed = w_h.T
 
     def one_step(d_h_next, xs):
@@ -160,15 +202,110 @@ def _gru_sequence_bwd(saved, cotangents):
     d_h0, (d_hidden, d_x_r, d_x_z, d_x_n) = jax.lax.scan(
         one_step,
         d_h_final,
-        (d_outputs, h_prev, reset_gate, update_gate, candidate, h_n, episode_start),
+        (
+            d_outputs,
+            record.h_prev,
+            record.reset_gate,
+            record.update_gate,
+            record.candidate,
+            record.h_n,
+            episode_start,
+        ),
         reverse=True,
     )
-    d_w_h = jnp.einsum("tbh,tbg->hg", h_prev, d_hidden)
+    d_w_h = jnp.einsum("tbh,tbg->hg", record.h_prev, d_hidden)
     d_b_h = jnp.sum(d_hidden, axis=(0, 1))
-    return d_w_h, d_b_h, d_h0, d_x_r, d_x_z, d_x_n, None
+    return d_w_h, d_b_h, d_h0, d_x_r, d_x_z, d_x_n
+
+
+def _gru_sequence_bwd(saved, cotangents):
+    w_h, episode_start, record = saved
+    d_h_final, d_outputs = cotangents
+    return (*_gru_backward(w_h, episode_start, record, d_h_final, d_outputs), None)
 
 
 gru_sequence.defvjp(_gru_sequence_fwd, _gru_sequence_bwd)
+
+
+@jax.custom_vjp
+def gru_replay(w_x, b_x, w_h, b_h, inputs, record: GRURecord, episode_start):
+    """The outputs [T, B, H] of a GRU pass that already ran and left ``record`` [T, B, H].
+
+    w_x [D, 3H], b_x [3H] (input projection), w_h [H, 3H], b_h [3H], inputs [T, B, D],
+    episode_start [T, B] bool. Forward: read the outputs off the record (no recurrence,
+    no matmul). Backward: hand-written, from the record. So this is the GRU unrolled
+    over ``inputs`` from the carry the recorded pass started with, *provided* the record
+    came from these same weights and inputs: the caller guarantees that (A2C records the
+    rollout with the parameters it then differentiates at). No gradient flows into the
+    record, the initial carry or the final carry.
+    """
+    return record.outputs()
+
+
+def _gru_replay_fwd(w_x, b_x, w_h, b_h, inputs, record, episode_start):
+    return record.outputs(), (w_x, w_h, inputs, record, episode_start)
+
+
+def _gru_replay_bwd(saved, d_outputs):
+    """Backward through time, accumulating every weight gradient inside the loop.
+
+    Unlike ``_gru_backward`` (PPO's, whose weight gradients are big matmuls after the
+    loop), each step adds its [B]-row contribution while its dh is still in cache:
+    measured on the 2-core CPU at B=256, T=20, H=64, XLA's matmuls over all T x B rows
+    after the loop cost more than the per-step ones (operand transposes and copies).
+    """
+    w_x, w_h, inputs, record, episode_start = saved
+    w_h_transposed = w_h.T
+    w_x_transposed = w_x.T
+
+    def one_step(carry, xs):
+        d_h_next, d_w_x, d_b_x, d_w_h, d_b_h = carry
+        d_out, x, h, r, z, n, hn, start = xs
+        d_h = d_out + d_h_next
+        d_n_pre = d_h * (1.0 - z) * (1.0 - n * n)
+        d_r_pre = d_n_pre * hn * r * (1.0 - r)
+        d_z_pre = d_h * (h - n) * z * (1.0 - z)
+        d_gates = jnp.concatenate([d_r_pre, d_z_pre, d_n_pre], axis=-1)  # wrt x @ w_x + b_x
+        d_hidden = jnp.concatenate([d_r_pre, d_z_pre, d_n_pre * r], axis=-1)  # wrt h @ w_h + b_h
+        d_h_prev = d_h * z + d_hidden @ w_h_transposed
+        # Where the episode started, h was the constant zero carry: no gradient beyond it.
+        d_h_prev = jnp.where(start[:, None], 0.0, d_h_prev)
+        carry = (
+            d_h_prev,
+            d_w_x + x.T @ d_gates,
+            d_b_x + jnp.sum(d_gates, axis=0),
+            d_w_h + h.T @ d_hidden,
+            d_b_h + jnp.sum(d_hidden, axis=0),
+        )
+        return carry, d_gates @ w_x_transposed
+
+    zeros = lambda a: jnp.zeros(a.shape, a.dtype)  # noqa: E731
+    initial = (
+        zeros(record.h_prev[0]),
+        zeros(w_x),
+        zeros(w_x[0]),
+        zeros(w_h),
+        zeros(w_h[0]),
+    )
+    (_, d_w_x, d_b_x, d_w_h, d_b_h), d_inputs = jax.lax.scan(
+        one_step,
+        initial,
+        (
+            d_outputs,
+            inputs,
+            record.h_prev,
+            record.reset_gate,
+            record.update_gate,
+            record.candidate,
+            record.h_n,
+            episode_start,
+        ),
+        reverse=True,
+    )
+    return d_w_x, d_b_x, d_w_h, d_b_h, d_inputs, None, None
+
+
+gru_replay.defvjp(_gru_replay_fwd, _gru_replay_bwd)
 
 
 class _FusedGRU(nn.Module):
@@ -188,12 +325,16 @@ class _FusedGRU(nn.Module):
     def project(self, inputs: jax.Array) -> jax.Array:
         return self.input(inputs)
 
-    def __call__(self, h: jax.Array, inputs: jax.Array) -> jax.Array:
+    def cell(self, h: jax.Array, inputs: jax.Array):
+        """-> (h_new, reset_gate, update_gate, candidate, h_n), each [B, H]."""
         x_r, x_z, x_n = jnp.split(self.project(inputs), 3, axis=-1)
-        return _gru_cell(self.recurrent(h), h, x_r, x_z, x_n)[0]
+        return _gru_cell(self.recurrent(h), h, x_r, x_z, x_n)
+
+    def __call__(self, h: jax.Array, inputs: jax.Array) -> jax.Array:
+        return self.cell(h, inputs)[0]
 
 
-class GRUCore(Core):
+class GRUCore(ReplayableCore):
     """Gated recurrent unit; carry [B, hidden_size], zeros at an episode start.
 
     ``step`` is one fused cell (the rollout and A2C path). ``unroll`` (the PPO loss
@@ -201,7 +342,8 @@ class GRUCore(Core):
     through ``gru_sequence``, whose hand-written backward pass keeps the weight
     gradients out of the time loop. Measured on the 2-core CPU (PPO, GRU 128, 4x4
     minibatches): 1.6x faster than differentiating the scanned step at 64 envs
-    (16-env minibatches), on par at 512 envs.
+    (16-env minibatches), on par at 512 envs. ``step_recorded``/``replay`` (the A2C
+    path) keep the rollout's gates and differentiate them with the same backward pass.
     """
 
     def __init__(self, hidden_size: int):
@@ -220,14 +362,35 @@ class GRUCore(Core):
         h = self.module.apply({"params": params}, carry, inputs)
         return h, h
 
-    def unroll(self, params, carry, inputs, episode_start):
+    def step_recorded(self, params, carry, inputs):
+        h_new, reset_gate, update_gate, candidate, h_n = self.module.apply(
+            {"params": params}, carry, inputs, method=_FusedGRU.cell
+        )
+        return h_new, h_new, GRURecord(carry, reset_gate, update_gate, candidate, h_n)
+
+    def _gate_inputs(self, params, inputs):
         projected = self.module.apply({"params": params}, inputs, method=_FusedGRU.project)
         # Split the gates outside the loop: slicing the last axis of a scanned-over slice
         # every step costs XLA:CPU more than the recurrence itself.
-        x_r, x_z, x_n = jnp.split(projected, 3, axis=-1)
+        return jnp.split(projected, 3, axis=-1)
+
+    def unroll(self, params, carry, inputs, episode_start):
+        x_r, x_z, x_n = self._gate_inputs(params, inputs)
         recurrent = params["recurrent"]
         return gru_sequence(
             recurrent["kernel"], recurrent["bias"], carry, x_r, x_z, x_n, episode_start
+        )
+
+    def replay(self, params, inputs, episode_start, record):
+        projection, recurrent = params["input"], params["recurrent"]
+        return gru_replay(
+            projection["kernel"],
+            projection["bias"],
+            recurrent["kernel"],
+            recurrent["bias"],
+            inputs,
+            record,
+            episode_start,
         )
 
 

@@ -4,12 +4,22 @@ One update = one rollout of ``rollout_length`` steps in every env, GAE advantage
 over it (``gae_lambda = 1`` gives the n-step returns of A2C), and a single gradient
 step on policy-gradient + value + entropy losses.
 
-The loss is differentiated through the rollout itself: A2C takes one gradient step
-with the very parameters that acted, so the logits and values the rollout computed
-are exactly what a second pass over the stored inputs would recompute. Sampled actions
-and env steps carry no gradient (JAX keeps them in the forward pass only), and the
-carry is back-propagated through the whole rollout as in a separate unroll. This
-saves re-running the core over the rollout (measured 15-30% faster per update on CPU).
+A2C takes one gradient step with the very parameters that acted, so the forward pass
+the rollout ran is exactly what a second pass over the stored inputs would recompute;
+the loss reuses it instead of running the core again. Two ways:
+
+* cores with a record (``ReplayableCore``: the GRU): the rollout keeps each step's
+  gates, and the loss differentiates ``agent.replay`` of them, whose backward pass is
+  the GRU's hand-written one (no recomputation, nothing stored twice, no per-step
+  transposes). Measured on the 2-core CPU for the default experiment: see
+  ``make_a2c_update``.
+* other cores: the loss is differentiated through the rollout itself (sampled actions
+  and env steps carry no gradient; the carry is back-propagated through the whole
+  rollout as in a separate unroll), measured 15-30% faster than re-running the core.
+
+Both give the gradient of the same objective as replaying the stored observations
+through ``agent.unroll`` from the rollout's initial carry (up to float rounding;
+tests/test_trainer.py checks it).
 
 Also here: the pieces PPO shares (optimizer, schedules, advantage targets, the
 guarded parameter update).
@@ -183,6 +193,30 @@ def make_a2c_loss(agent: ActorCritic, env: Any, env_params: Any, config: Any, wi
     return loss_fn
 
 
+def make_a2c_replay_loss(agent: ActorCritic, config: Any):
+    """loss(params, rollout, entropy_coef) -> (total, stats) over a rollout recorded with
+    ``record_core=True`` under these same ``params`` (see ``ActorCritic.replay``)."""
+    algo = config.algo
+
+    def loss_fn(params, rollout: RolloutResult, entropy_coef: jax.Array):
+        trajectory = rollout.trajectory
+        advantages, targets = advantages_and_targets(rollout, algo.gamma, algo.gae_lambda)
+        if algo.normalize_advantages:
+            advantages = standardize(advantages)
+        out = agent.replay(params, trajectory.obs, trajectory.episode_start, trajectory.core_record)
+        return a2c_objective(
+            out.logits,
+            out.value,
+            trajectory.action,
+            advantages,
+            targets,
+            algo.value_coef,
+            entropy_coef,
+        )
+
+    return loss_fn
+
+
 def make_a2c_update(
     agent: ActorCritic,
     env: Any,
@@ -191,10 +225,47 @@ def make_a2c_update(
     optimizer: optax.GradientTransformation,
     with_regret: bool,
 ) -> UpdateFn:
-    """The A2C update for one seed: TrainState -> (TrainState, per-update metrics)."""
+    """The A2C update for one seed: TrainState -> (TrainState, per-update metrics).
+
+    With a ReplayableCore the loss replays the rollout's record; otherwise it is
+    differentiated through the rollout. Replay vs through-rollout, default experiment
+    (GRU 64, 256 envs x 20 steps), same process, interleaved, 2-core CPU shared with
+    other jobs: 1.12x per update (median of 15 rounds; 1.09x pinned to one core).
+    """
     algo, run = config.algo, config.run
     num_updates = run.num_updates
     steps_per_update = run.num_envs * run.rollout_length
+
+    if agent.supports_replay:
+        replay_loss = make_a2c_replay_loss(agent, config)
+
+        def replay_update(state: TrainState):
+            rng, rollout_key = jax.random.split(state.rng)
+            entropy_coef = entropy_coefficient(algo, state.update_step, num_updates)
+            next_state, rollout = collect(
+                agent,
+                env,
+                env_params,
+                state.params,
+                state,
+                rollout_key,
+                run.rollout_length,
+                with_regret,
+                record_core=True,
+            )
+            (total, stats), grads = jax.value_and_grad(replay_loss, has_aux=True)(
+                state.params, rollout, entropy_coef
+            )
+            params, opt_state, grad_norm, finite = apply_gradients(
+                optimizer, state.params, state.opt_state, grads, total
+            )
+            stats.update(total_loss=total, grad_norm=grad_norm, loss_is_finite=finite)
+            return finish_update(
+                next_state, rollout, params, opt_state, rng, steps_per_update, stats
+            )
+
+        return replay_update
+
     loss_fn = make_a2c_loss(agent, env, env_params, config, with_regret)
 
     def update(state: TrainState):

@@ -44,6 +44,8 @@ class Trajectory:
     """[T, B] float32: the finished episode's return where done, else 0."""
     regret: jax.Array | None
     """[T, B] float32 info['regret'] when the env reports it, else None."""
+    core_record: Any = None
+    """The core's record of each step ([T, B, ...] leaves; ReplayableCore) when asked for, else None."""
 
 
 @struct.dataclass
@@ -75,15 +77,26 @@ def collect(
     key: jax.Array,
     length: int,
     with_regret: bool,
+    record_core: bool = False,
 ) -> tuple[TrainState, RolloutResult]:
-    """Run ``length`` steps; returns the state with advanced env fields, and the rollout."""
+    """Run ``length`` steps; returns the state with advanced env fields, and the rollout.
+
+    ``record_core``: also keep the core's record of every step (``agent.step_recorded``)
+    in ``trajectory.core_record``, for a loss that replays it (``agent.replay``).
+    """
     num_envs = state.obs.shape[0]
     step_env = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def one_step(carry, step_keys):
         env_state, obs, core_carry, episode_start, episode_return = carry
         action_noise, env_keys = step_keys
-        core_carry, out = agent.step(params, core_carry, obs, episode_start)
+        if record_core:
+            core_carry, out, core_record = agent.step_recorded(
+                params, core_carry, obs, episode_start
+            )
+        else:
+            core_carry, out = agent.step(params, core_carry, obs, episode_start)
+            core_record = None
         action = policy.sample_with_noise(out.logits, action_noise)
         next_obs, env_state, reward, terminated, truncated, info = step_env(
             env_keys, env_state, action, env_params
@@ -102,6 +115,7 @@ def collect(
             done=done,
             completed_return=jnp.where(done, episode_return, 0.0),
             regret=info["regret"].astype(jnp.float32) if with_regret else None,
+            core_record=core_record,
         )
         episode_return = jnp.where(done, 0.0, episode_return)
         return (env_state, next_obs, core_carry, done, episode_return), transition
