@@ -21,6 +21,9 @@ FIGURE_NAME = "learning_curves"
 TRAINING_FIGURE = "training"
 CHECKPOINT = "checkpoint"
 ORACLE = "oracle"
+MIN_EPISODES_PER_POINT = 20
+MIN_FRACTION_PER_POINT = 0.1
+"""A curve point is drawn only if at least this many / this fraction of episodes reach it."""
 RANDOM = "random"
 _CHECKPOINT_COLOR = "#1f4e9c"
 # tab10 without its blue (the checkpoint) and grey (random), then a few darker extras.
@@ -37,6 +40,12 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def MaxNLocator(**kwargs):  # noqa: N802 - matplotlib's class, imported late with the backend
+    from matplotlib.ticker import MaxNLocator as locator
+
+    return locator(**kwargs)
 
 
 def _agents_in_order(summary: dict) -> list[str]:
@@ -63,23 +72,36 @@ def _band(ax, x, curves, key: str, name: str, references: list[str]) -> bool:
     style = _style(name, references)
     mean = curves[f"{name}/{key}/mean"]
     low, high = curves[f"{name}/{key}/low"], curves[f"{name}/{key}/high"]
+    counts = curves.get(f"{name}/{key}/episodes")
+    if counts is not None and counts.max() > 0:
+        # Points few episodes reach (late maze trials) are noise and survivorship: hide them.
+        sparse = counts < max(MIN_EPISODES_PER_POINT, MIN_FRACTION_PER_POINT * counts.max())
+        mean, low, high = (np.where(sparse, np.nan, a) for a in (mean, low, high))
     ax.plot(x[: len(mean)], mean, **style)
     ax.fill_between(x[: len(mean)], low, high, color=style["color"], alpha=0.2, lw=0, zorder=style["zorder"] - 1)
     return True
 
 
 def _mark_change(ax, summary: dict, unit: str) -> None:
-    change = summary["suite"].get("change_step")
-    if change is None or unit != "step":
+    """A dotted line between the last point before a scheduled change and the first after."""
+    if unit == "step":
+        change = summary["suite"].get("change_step")
+    else:
+        change = summary["curve"].get("change_point_index")
+    if change is None:
         return
-    ax.axvline(change + 1, color="0.3", lw=0.9, ls=":", zorder=1)
-    ax.text(change + 1, 0.98, " change", transform=ax.get_xaxis_transform(), va="top", ha="left", fontsize=8, color="0.3")
+    # Point p (0-based) is drawn at x = p + 1; the change follows point `change`.
+    ax.axvline(change + 1.5, color="0.3", lw=0.9, ls=":", zorder=1)
+    ax.text(change + 1.5, 0.98, " change", transform=ax.get_xaxis_transform(), va="top", ha="left", fontsize=8, color="0.3")
 
 
 def _seed_lines(ax, x, curves, key: str) -> None:
     index = 0
     while f"{CHECKPOINT}_seed{index}/{key}/mean" in curves:
         mean = curves[f"{CHECKPOINT}_seed{index}/{key}/mean"]
+        counts = curves.get(f"{CHECKPOINT}_seed{index}/{key}/episodes")
+        if counts is not None and counts.max() > 0:
+            mean = np.where(counts < max(MIN_EPISODES_PER_POINT, MIN_FRACTION_PER_POINT * counts.max()), np.nan, mean)
         ax.plot(x[: len(mean)], mean, color=_CHECKPOINT_COLOR, lw=0.7, alpha=0.45, zorder=4)
         index += 1
 
@@ -96,7 +118,9 @@ def _curve_panel(ax, summary, curves, key, names, references, unit, ylabel, titl
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.set_xlim(1, max(points, 2))
-    _mark_change(ax, summary, "step" if key in ("reward", "optimal_action", "cumulative_regret") else unit)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if unit in ("step", summary["curve"]["unit"]):  # maze trial counts have no fixed change point
+        _mark_change(ax, summary, unit)
     ax.grid(alpha=0.25)
 
 
@@ -109,17 +133,35 @@ def _recovery_panel(ax, summary, curves, names, references) -> None:
         _band(ax, x, curves, "recovery", name, references)
     ax.axvline(-0.5, color="0.3", lw=0.9, ls=":")
     recovery = summary["agents"][CHECKPOINT].get("recovery") or {}
-    pre, baseline = recovery.get("pre_change"), summary["agents"][CHECKPOINT].get("recovery", {}).get("baseline")
-    if pre is not None and baseline is not None:
+    pre, baseline = recovery.get("pre_change"), recovery.get("pre_change_baseline")
+    status = recovery.get("status")
+    unit = summary["curve"]["unit"]
+    if pre is not None and baseline is not None and status != "no margin over baseline":
+        # The target against random's pre-change level (exact when random's level is flat).
         target = baseline + info["threshold"] * (pre - baseline)
         ax.axhline(target, color=_CHECKPOINT_COLOR, lw=0.8, ls="--", alpha=0.7)
-        steps = recovery.get("steps")
-        text = "not regained" if steps is None else f"regains 90% in {steps:g} steps"
-        ax.text(0.98, 0.04, f"checkpoint {text}", transform=ax.transAxes, ha="right", fontsize=8)
-    measure = "P(optimal action)" if info["measure"] == "optimal_action" else "expected reward"
-    ax.set_xlabel("steps since the change (0 = first changed step)")
+    steps = recovery.get("steps")
+    if steps is not None:
+        high = recovery.get("high")
+        interval = f" [{recovery.get('low'):g}, {'>window' if high is None else f'{high:g}'}]"
+        text = f"checkpoint regains 90% of its margin over random (dashed) in {steps:g}{interval} {unit}s"
+    elif status == "no margin over baseline":
+        text = "checkpoint: no pre-change margin over random to regain"
+    else:
+        text = "checkpoint: 90% of its margin over random (dashed) not regained"
+    measure = {"optimal_action": "P(optimal action)", "expected_reward": "expected reward per step"}.get(
+        info["measure"], "reward per step"
+    )
+    if summary["curve"]["unit"] == "trial":
+        measure += " (trial mean)"
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    unit = summary["curve"]["unit"]
+    ax.set_xlabel(f"{unit}s since the change (0 = first changed {unit})")
     ax.set_ylabel(measure)
-    ax.set_title(f"recovery after a drift event ({recovery.get('episodes_with_event', '?')} episodes)", fontsize=10)
+    ax.set_title(
+        f"recovery after a drift event ({recovery.get('episodes_with_event', '?')} episodes)\n{text}",
+        fontsize=9,
+    )
     ax.grid(alpha=0.25)
 
 
@@ -138,15 +180,20 @@ def _totals_panel(ax, summary, names, references) -> None:
         else:
             ax.barh(row, mean, color=style["color"], alpha=0.85, height=0.7)
         if low is not None and high is not None:
-            ax.errorbar(mean, row, xerr=[[mean - low], [high - mean]], color="black", capsize=3, lw=1)
+            # A percentile interval may (rarely) sit beside its point estimate.
+            xerr = [[max(mean - low, 0.0)], [max(high - mean, 0.0)]]
+            ax.errorbar(mean, row, xerr=xerr, color="black", capsize=3, lw=1)
         ax.text(mean, row, f"  {mean:.2f}", va="center", ha="left", fontsize=8)
     ax.set_yticks(range(len(rows)), [_style(n, references)["label"] for n in rows], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("total reward per episode (mean, 95% CI)")
     ax.set_title("episode total", fontsize=10)
-    lows = [(summary["agents"][n].get("total_reward") or summary["agents"][n]["total_expected_reward"])["mean"] for n in rows]
-    span = max(lows) - min(lows)
-    ax.set_xlim(min(0.0, min(lows) - 0.1 * span), max(lows) + 0.25 * max(span, 1e-9))
+    totals = [summary["agents"][n].get("total_reward") or summary["agents"][n]["total_expected_reward"] for n in rows]
+    ends = [t["mean"] for t in totals] + [v for t in totals for v in t["ci95"] if v is not None]
+    low, high = min(0.0, min(ends)), max(0.0, max(ends))
+    pad = 0.2 * max(high - low, 1e-9)  # room for the value labels
+    ax.set_xlim(low - (pad if low < 0 else 0.0), high + pad)
+    ax.axvline(0.0, color="0.3", lw=0.8)
     ax.grid(alpha=0.25, axis="x")
 
 
@@ -203,9 +250,9 @@ def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf
     references = [n for n in names if n not in (CHECKPOINT, RANDOM)]
     unit = summary["curve"]["unit"]
 
-    panels = ["reward"]
-    if unit == "trial":
-        panels.append("trial_reward")
+    # Fixed multi-step trials (two-step, rule grid) are plotted per trial: per step,
+    # the curves would zigzag between the stages of each trial.
+    panels = ["trial_reward"] if unit == "trial" else ["reward"]
     if f"{CHECKPOINT}/optimal_action/mean" in curves:
         panels.append("optimal_action")
     if f"{CHECKPOINT}/cumulative_regret/mean" in curves:
@@ -230,14 +277,15 @@ def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf
             _curve_panel(ax, summary, curves, "reward", names, references, "step", "mean reward per step", "reward per step (learning after freeze)", oracle=True)
             handles, labels = ax.get_legend_handles_labels()
         elif panel == "trial_reward":
-            _curve_panel(ax, summary, curves, "trial_reward", names, references, "trial", "mean reward per trial", "reward per trial", oracle=True)
+            _curve_panel(ax, summary, curves, "trial_reward", names, references, "trial", "mean reward per trial", "reward per trial (learning after freeze)", oracle=True)
+            handles, labels = ax.get_legend_handles_labels()
         elif panel == "optimal_action":
-            _curve_panel(ax, summary, curves, "optimal_action", names, references, "step", "P(optimal action)", "probability of the optimal action")
+            _curve_panel(ax, summary, curves, "optimal_action", names, references, unit, "P(optimal action)", "probability of the optimal action" + (" (trial mean)" if unit == "trial" else ""))
             ax.set_ylim(0, 1.02)
         elif panel == "cumulative_regret":
             _curve_panel(ax, summary, curves, "cumulative_regret", names, references, "step", "cumulative regret (reward units)", "cumulative regret (expected)")
         elif panel == "trial_length":
-            _curve_panel(ax, summary, curves, "trial_length", names, references, "trial", "steps to finish the trial", "steps per completed trial")
+            _curve_panel(ax, summary, curves, "trial_length", names, references, "trial", "steps to finish the trial", "steps per completed trial (episodes that complete it)")
         elif panel == "recovery":
             _recovery_panel(ax, summary, curves, names, references)
         else:

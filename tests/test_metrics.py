@@ -139,11 +139,17 @@ def test_event_aligned_puts_the_first_changed_step_at_offset_zero():
 
 
 def test_recovery_steps_by_hand():
-    curve = np.array([1.0, 1.0, 0.0, 0.5, 0.95, 1.0])  # before = 2: pre-change level 1
-    assert metrics.recovery_steps(curve, before=2) == 2  # 0.95 >= 0.9 * 1 at offset 2
-    # Margin over a baseline of 0.5: target 0.5 + 0.9 * 0.5 = 0.95, first met at offset 2.
+    curve = np.array([1.0, 1.0, 0.0, 0.5, 0.96, 1.0])  # before = 2: pre-change level 1
+    assert metrics.recovery_steps(curve, before=2) == 2  # 0.96 >= 0.9 * 1 at offset 2
+    # Margin over a baseline of 0.5: 0.46 >= 0.9 * 0.5 at offset 2.
     assert metrics.recovery_steps(curve, before=2, baseline=0.5) == 2
+    # Baseline 0.7: margins 0.3 before; 0.26 < 0.27 at offset 2, 0.3 at offset 3.
+    assert metrics.recovery_steps(curve, before=2, baseline=0.7) == 3
     assert metrics.recovery_steps(curve, before=2, threshold=1.0) == 3
+    # A baseline curve that moves with the change (random's reward under mirrored rules):
+    # margins 0.5, 0.5 | 0.0, 0.3, 0.41, 0.5: 0.9 * 0.5 = 0.45 first met at offset 3.
+    moving = np.array([0.5, 0.5, 0.0, 0.2, 0.55, 0.5])
+    assert metrics.recovery_steps(curve, before=2, baseline=moving) == 3
     assert math.isnan(metrics.recovery_steps(curve[:4], before=2))  # never regained
     assert metrics.recovery_steps(np.array([1.0, 1.0, 0.95]), before=2) == 0  # no drop
     # A chance-level agent has nothing to regain: undefined rather than a lucky 0.
@@ -164,7 +170,35 @@ def test_recovery_time_of_identical_episodes_has_an_exact_interval():
     )
     assert out["steps"] == 3 and out["low"] == 3 and out["high"] == 3
     assert out["recovered_fraction"] == 1.0 and out["episodes_with_event"] == 20
-    assert out["pre_change"] == 1.0
+    assert out["pre_change"] == 1.0 and out["status"] == "regained"
     np.testing.assert_array_equal(out["curve"], [1, 1, 1, 0, 0, 0.5, 1, 1, 1])
     cut = metrics.recovery_time(performance, events, before=3, after=3, counts=st.bootstrap_counts(20, 100))
     assert math.isnan(cut["steps"]) and cut["high"] == math.inf and cut["recovered_fraction"] == 0.0
+    assert cut["status"] == "not regained within the window"
+    # Measured against a baseline policy on the same episodes: the agent itself has no margin.
+    same = metrics.recovery_time(performance, events, 3, 6, baseline=performance)
+    assert same["status"] == "no margin over baseline" and math.isnan(same["steps"])
+
+
+def test_recovery_margin_must_exceed_its_standard_error():
+    # Pre-change margins over a baseline of 0.5: +0.1 in half the episodes, -0.06 in the
+    # other half: mean 0.02, standard error 0.08 / sqrt(40 / 39 * 40) ~ 0.0127.
+    rng = np.random.default_rng(0)
+    performance = np.full((6, 40), 0.5)
+    performance[:3] += np.where(rng.permutation(40) < 20, 0.1, -0.06)
+    performance[3:] = 0.5 + 0.02  # back at the pre-change mean right away
+    events = np.zeros((6, 40), bool)
+    events[2] = True
+    loose = metrics.recovery_time(performance, events, 3, 3, baseline=0.5)
+    assert loose["steps"] == 0
+    strict = metrics.recovery_time(performance, events, 3, 3, baseline=0.5, min_margin_se=3.0)
+    assert strict["status"] == "no margin over baseline"
+    assert strict["min_margin"] == pytest.approx(3 * 0.08 / np.sqrt(40) * np.sqrt(40 / 39))
+
+
+def test_resampling_a_constant_curve_is_exact():
+    # 0.74 has no exact float32 form; centring before the float32 product keeps it exact.
+    values = np.full((2, 300), 0.74)
+    mean, low, high = st.bootstrap_curve(values, st.bootstrap_counts(300, 50))
+    np.testing.assert_allclose([mean, low, high], 0.74, rtol=1e-15)  # float64 rounding only
+    assert np.array_equal(low, high)  # no width at all (float32 products gave ~1e-7)

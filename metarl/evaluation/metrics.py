@@ -174,31 +174,32 @@ def recovery_steps(
     curve,
     before: int,
     threshold: float = RECOVERY_THRESHOLD,
-    baseline: float = 0.0,
+    baseline=0.0,
     min_margin: float = 0.0,
 ):
-    """Post-change steps until an event-aligned mean curve regains its pre-change level.
+    """Post-change points until an event-aligned mean curve regains its pre-change margin.
 
     ``curve`` is [before + after] (rows of ``event_aligned`` averaged over
-    episodes), or [before + after, R] for R curves at once (bootstrap resamples).
-    The pre-change level is the mean over the ``before`` points. The result is
-    the first offset k >= 0 with
-    ``curve[before + k] - baseline >= threshold * (pre - baseline)``: 0 when the
-    change never cost anything, NaN when the level is not regained within the
-    window, or when the pre-change level is not more than ``min_margin`` above
-    ``baseline`` (no margin to regain: a chance-level agent has no recovery
-    time, rather than a lucky 0). ``baseline`` = 0 measures a fraction of the raw level; the random
-    policy's level measures a fraction of the margin over chance.
+    episodes), or [before + after, R] for R curves at once (bootstrap
+    resamples). ``baseline`` is a number, or a curve of the same shape (the
+    random policy aligned on the same events, so a baseline whose level moves
+    with the change, e.g. mirrored rewards, is followed point by point). With
+    margin = curve - baseline and ``pre`` its mean over the ``before`` points,
+    the result is the first offset k >= 0 with
+    ``margin[before + k] >= threshold * pre``: 0 when the change never cost
+    anything, NaN when it is not regained within the window, or when ``pre``
+    is not above ``min_margin`` (nothing to regain: a chance-level agent has no
+    recovery time, rather than a lucky 0). ``baseline`` = 0 measures a fraction
+    of the raw pre-change level.
     """
     curve = np.asarray(curve, np.float64)
     single = curve.ndim == 1
-    curve = curve.reshape(curve.shape[0], -1)
-    pre = nan_mean(curve[:before], axis=0) if before > 0 else np.full(curve.shape[1], np.nan)
-    target = baseline + threshold * (pre - baseline)
-    post = curve[before:]
-    regained = np.isfinite(post) & (post >= target[None, :])
-    # No margin over the baseline before the change: nothing to regain, so undefined.
-    defined = regained.any(axis=0) & (pre - baseline > min_margin)
+    margin = curve - np.asarray(baseline, np.float64)
+    margin = margin.reshape(margin.shape[0], -1)
+    pre = nan_mean(margin[:before], axis=0) if before > 0 else np.full(margin.shape[1], np.nan)
+    post = margin[before:]
+    regained = np.isfinite(post) & (post >= threshold * pre[None, :])
+    defined = regained.any(axis=0) & (pre > min_margin)
     steps = np.where(defined, regained.argmax(axis=0), np.nan).astype(np.float64)
     return float(steps[0]) if single else steps
 
@@ -210,39 +211,71 @@ def recovery_time(
     after: int,
     counts: np.ndarray | None = None,
     threshold: float = RECOVERY_THRESHOLD,
-    baseline: float = 0.0,
+    baseline=0.0,
     min_margin: float = 0.0,
+    min_margin_se: float = 0.0,
     confidence: float = 0.95,
 ) -> dict:
     """Recovery after each episode's first drift event, with a bootstrap interval over episodes.
 
     ``performance`` [T, E] (e.g. the optimal-action indicator, or expected
-    reward), ``events`` [T, E] bool. Returns ``steps`` (``recovery_steps`` of the
-    mean aligned curve; NaN if not regained within ``after`` steps), ``low`` /
-    ``high`` (percentile interval over resamples of the episodes; ``high`` is
-    inf when more than the upper tail of resamples never recover),
-    ``recovered_fraction`` (of resamples), ``pre_change`` (the level to regain),
-    ``episodes_with_event`` and the mean aligned ``curve`` [before + after].
+    reward), ``events`` [T, E] bool; ``baseline`` a number or the random
+    policy's performance [T, E] on the same episodes (then aligned and
+    resampled with the agent's, so the interval stays paired). Returns
+    ``status`` ('regained', 'not regained within the window', 'no margin over
+    baseline', 'no event'), ``steps`` (``recovery_steps`` of the mean aligned
+    curves; NaN unless regained), ``low`` / ``high`` (percentile interval over
+    resamples of the episodes; ``high`` is inf when more than the upper tail of
+    resamples never recover), ``recovered_fraction`` (of resamples),
+    ``pre_change`` / ``pre_change_baseline`` (the levels before the change),
+    ``min_margin`` (the larger of ``min_margin`` and ``min_margin_se`` standard
+    errors of the per-episode pre-change margin: a smaller margin leaves the
+    recovery undefined), ``episodes_with_event``, and the mean aligned
+    ``curve`` and ``baseline_curve`` [before + after].
     """
     aligned = event_aligned(performance, events, before, after)
     with_event = int(np.isfinite(aligned).any(axis=0).sum())
+    if np.ndim(baseline) == 0:
+        aligned_baseline = np.where(np.isfinite(aligned), float(baseline), np.nan)
+    else:
+        aligned_baseline = event_aligned(baseline, events, before, after)
     curve = nan_mean(aligned, axis=1)
-    steps = recovery_steps(curve, before, threshold, baseline, min_margin)
+    baseline_curve = nan_mean(aligned_baseline, axis=1)
+    # The margin must also stand out of its own noise across episodes.
+    pre_margin = nan_mean(aligned[:before] - aligned_baseline[:before], axis=0)
+    pre_margin = pre_margin[np.isfinite(pre_margin)]
+    if pre_margin.size > 1:
+        standard_error = float(pre_margin.std(ddof=1) / np.sqrt(pre_margin.size))
+        min_margin = max(min_margin, min_margin_se * standard_error)
+    steps = recovery_steps(curve, before, threshold, baseline_curve, min_margin)
+    pre = float(np.nanmean(curve[:before])) if before > 0 and with_event else float("nan")
+    pre_baseline = float(np.nanmean(baseline_curve[:before])) if before > 0 and with_event else float("nan")
+    if not with_event:
+        status = "no event"
+    elif not pre - pre_baseline > min_margin:
+        status = "no margin over baseline"
+    elif np.isnan(steps):
+        status = "not regained within the window"
+    else:
+        status = "regained"
     result = {
         "steps": steps,
         "low": float("nan"),
         "high": float("nan"),
         "recovered_fraction": float("nan"),
-        "pre_change": float(np.nanmean(curve[:before])) if before > 0 and with_event else float("nan"),
+        "status": status,
+        "pre_change": pre,
+        "pre_change_baseline": pre_baseline,
         "episodes_with_event": with_event,
         "threshold": threshold,
-        "baseline": baseline,
         "min_margin": min_margin,
         "curve": curve,
+        "baseline_curve": baseline_curve,
     }
     if counts is not None and with_event:
         resampled = resampled_means(aligned, counts)  # [before + after, R]
-        per_resample = recovery_steps(resampled, before, threshold, baseline, min_margin)
+        resampled_baseline = resampled_means(aligned_baseline, counts)
+        per_resample = recovery_steps(resampled, before, threshold, resampled_baseline, min_margin)
         censored = np.where(np.isfinite(per_resample), per_resample, np.inf)
         tail = 50.0 * (1.0 - confidence)
         # method lower/higher: no interpolation between a finite step and inf.

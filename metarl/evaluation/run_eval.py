@@ -52,7 +52,9 @@ ORACLE = "oracle"
 RANDOM = "random"
 EVENT_KEYS = ("drift_event", "change_point", "reversal")
 RECOVERY_MIN_MARGIN = 0.1
-"""Recovery needs a pre-change margin over random of at least this fraction of (ceiling - random)."""
+"""Recovery needs a pre-change margin over random of at least this fraction of (ceiling - random)..."""
+RECOVERY_MIN_MARGIN_SE = 3.0
+"""... and of at least this many standard errors of the pre-change level."""
 
 
 def _log_stderr(message: str) -> None:
@@ -276,26 +278,39 @@ class TrialLayout:
     variable: bool
     """Trials of variable length (mazes): trial lengths become a curve of their own."""
 
+    @property
+    def steps_per_trial(self) -> int:
+        return 1 if self.unit == "step" else self.num_steps // self.num_trials
+
+    num_steps: int = 0
+
 
 def trial_layout(reference_info: dict[str, np.ndarray], num_steps: int) -> TrialLayout:
     trial = reference_info.get("trial")
     if trial is None:
-        return TrialLayout("step", num_steps, False)
+        return TrialLayout("step", num_steps, False, num_steps)
     trial = np.asarray(trial)
     num_trials = int(trial.max()) + 1
-    fixed = bool((trial == trial[:, :1]).all())
+    same_everywhere = bool((trial == trial[:, :1]).all())
+    equal_blocks = np.array_equal(trial[:, 0], np.arange(num_steps) // max(1, num_steps // num_trials))
     if num_trials >= num_steps:
-        return TrialLayout("step", num_steps, False)
-    if fixed:
-        return TrialLayout("trial", num_trials, False)
-    return TrialLayout("step", num_trials, True)
+        return TrialLayout("step", num_steps, False, num_steps)
+    if same_everywhere and equal_blocks and num_steps % num_trials == 0:
+        return TrialLayout("trial", num_trials, False, num_steps)
+    return TrialLayout("step", num_trials, True, num_steps)
 
 
-def learning_curve(values, view: AgentView, layout: TrialLayout) -> np.ndarray:
-    """[X, E]: per step, or summed per trial when trials are fixed multi-step blocks."""
+def learning_curve(values, view: AgentView, layout: TrialLayout, mean: bool = False) -> np.ndarray:
+    """[X, E]: per step, or per trial (summed, or averaged if ``mean``) for fixed multi-step trials."""
     if layout.unit == "trial":
-        return metrics.trial_totals(values, view.trial, layout.num_trials)
+        totals = metrics.trial_totals(values, view.trial, layout.num_trials)
+        return totals / layout.steps_per_trial if mean else totals
     return np.asarray(values, np.float64)
+
+
+def _performance_points(view: AgentView, layout: TrialLayout) -> np.ndarray:
+    """What recovery is measured on, per curve point (trial means where trials are the unit)."""
+    return learning_curve(view.performance, view, layout, mean=True)
 
 
 def _interval(point, low, high) -> dict:
@@ -314,11 +329,20 @@ def _events(info: dict[str, np.ndarray]) -> np.ndarray | None:
     return None
 
 
-def _recovery_windows(suite: Suite, num_steps: int) -> tuple[int, int]:
-    before = max(1, round(0.1 * num_steps))
-    if suite.change_step is not None:
-        return min(before, suite.change_step + 1), num_steps - suite.change_step - 1
-    return before, max(2, round(0.25 * num_steps))
+def _change_point_index(suite: Suite, layout: TrialLayout) -> int | None:
+    """The curve point (step, or trial) whose end brings the suite's scheduled change."""
+    if suite.change_step is None:
+        return None
+    return suite.change_step // layout.steps_per_trial
+
+
+def _recovery_windows(suite: Suite, layout: TrialLayout, num_points: int) -> tuple[int, int]:
+    """(points before, points after) the change that recovery looks at."""
+    before = max(1, round(0.1 * num_points))
+    change = _change_point_index(suite, layout)
+    if change is not None:
+        return min(before, change + 1), num_points - change - 1
+    return before, max(2, round(0.25 * num_points))
 
 
 @dataclasses.dataclass
@@ -332,7 +356,8 @@ class SuiteContext:
     random_curve: np.ndarray
     oracle_curve: np.ndarray | None
     checkpoint_totals: np.ndarray
-    random_performance_level: float
+    random_performance: np.ndarray
+    """[X, E] the random policy's recovery measure, per curve point: the baseline it is measured against."""
     recovery_min_margin: float
     """An agent less than this above random before a change has no recovery time (10% of oracle - random)."""
     events: np.ndarray | None
@@ -381,15 +406,17 @@ def agent_summary(view: AgentView, context: SuiteContext, compare_to_checkpoint:
         out["trials_completed"] = _boot(np.isfinite(lengths).sum(axis=0).astype(np.float64), counts)
     if context.events is not None:
         recovery = metrics.recovery_time(
-            view.performance,
+            _performance_points(view, context.layout),
             context.events,
             context.recovery_before,
             context.recovery_after,
             counts=counts,
-            baseline=context.random_performance_level,
+            baseline=context.random_performance,
             min_margin=context.recovery_min_margin,
+            min_margin_se=RECOVERY_MIN_MARGIN_SE,
         )
         recovery.pop("curve")
+        recovery.pop("baseline_curve")
         out["recovery"] = recovery
     return out
 
@@ -397,11 +424,13 @@ def agent_summary(view: AgentView, context: SuiteContext, compare_to_checkpoint:
 def agent_curves(view: AgentView, context: SuiteContext) -> dict[str, np.ndarray]:
     """Mean and 95% bootstrap band of each curve of one agent, flat ``curve/{mean,low,high}`` keys."""
     counts = context.counts
+    # Per step where a step is a trial (bandits) or trials vary (mazes); per trial otherwise,
+    # where per-step curves would zigzag between the stages of each trial.
     curves = {"reward": view.rewards}
     if context.layout.unit == "trial":
         curves["trial_reward"] = learning_curve(view.rewards, view, context.layout)
     if view.optimal is not None:
-        curves["optimal_action"] = view.optimal
+        curves["optimal_action"] = learning_curve(view.optimal, view, context.layout, mean=True)
     if view.regret is not None:
         curves["cumulative_regret"] = metrics.cumulative_regret(view.regret)
     if context.layout.variable and view.trial is not None and view.trial_boundary is not None:
@@ -410,7 +439,10 @@ def agent_curves(view: AgentView, context: SuiteContext) -> dict[str, np.ndarray
         )
     if context.events is not None:
         curves["recovery"] = metrics.event_aligned(
-            view.performance, context.events, context.recovery_before, context.recovery_after
+            _performance_points(view, context.layout),
+            context.events,
+            context.recovery_before,
+            context.recovery_after,
         )
     out = {}
     for name, values in curves.items():
@@ -537,14 +569,16 @@ def evaluate_suite(
         oracle_curve = learning_curve(np.asarray(oracle_steps, np.float64), random_view, layout)
     early, late = metrics.default_windows(random_curve.shape[0])
     events = _events(random_r.info)
-    random_level = float(random_view.performance.mean())
+    if events is not None and layout.unit == "trial":  # events per trial: any event inside it
+        events = metrics.trial_totals(events.astype(np.float64), random_view.trial, layout.num_trials) > 0
+    random_level = float(np.nanmean(_performance_points(random_view, layout)))
     if random_view.optimal is not None:
         ceiling = 1.0  # P(optimal action)
     elif "expected_reward" in random_r.info and oracle_steps is not None:
         ceiling = float(np.mean(oracle_steps))
-    else:
-        ceiling = float(np.max(views[CHECKPOINT].performance.mean(axis=1)))
-    before, after = _recovery_windows(suite, num_steps)
+    else:  # no known optimum: the best mean level any agent reached
+        ceiling = max(float(np.nanmax(np.nanmean(_performance_points(v, layout), axis=1))) for v in views.values())
+    before, after = _recovery_windows(suite, layout, random_curve.shape[0])
     context = SuiteContext(
         counts=counts,
         layout=layout,
@@ -553,7 +587,7 @@ def evaluate_suite(
         random_curve=random_curve,
         oracle_curve=oracle_curve,
         checkpoint_totals=views[CHECKPOINT].rewards.sum(axis=0),
-        random_performance_level=random_level,
+        random_performance=_performance_points(random_view, layout),
         recovery_min_margin=RECOVERY_MIN_MARGIN * (ceiling - random_level),
         events=events,
         recovery_before=before,
@@ -618,17 +652,22 @@ def evaluate_suite(
             "early_window": list(early),
             "late_window": list(late),
             "trials_per_episode": layout.num_trials if layout.unit == "trial" else None,
+            "steps_per_trial": layout.steps_per_trial if layout.unit == "trial" else None,
+            "change_point_index": _change_point_index(suite, layout),
             "variable_length_trials": layout.variable,
         },
         "recovery": None
         if events is None
         else {
-            "measure": "optimal_action" if views[CHECKPOINT].optimal is not None else "expected_reward",
+            "measure": "optimal_action"
+            if views[CHECKPOINT].optimal is not None
+            else ("expected_reward" if "expected_reward" in random_r.info else "reward"),
             "window_before": before,
             "window_after": after,
             "threshold": metrics.RECOVERY_THRESHOLD,
-            "baseline": "random policy's mean level (fraction of the margin over random)",
+            "baseline": "the random policy on the same episodes, aligned on the same events",
             "min_margin": context.recovery_min_margin,
+            "min_margin_standard_errors": RECOVERY_MIN_MARGIN_SE,
         },
         "bootstrap": {"resamples": bootstrap_resamples, "seed": st.BOOTSTRAP_SEED, "confidence": 0.95},
         "agents": agents,
@@ -766,10 +805,11 @@ def format_summary(summary: dict) -> str:
     recovery = agents[CHECKPOINT].get("recovery")
     if recovery:
         if recovery["steps"] is None:
-            lines.append(
-                "checkpoint recovery after drift: undefined (no pre-change margin over random to regain, "
-                "or not regained within the window)"
-            )
+            why = {
+                "no margin over baseline": "undefined: its pre-change level is not above random",
+                "not regained within the window": "not regained within the window",
+            }.get(recovery["status"], recovery["status"])
+            lines.append(f"checkpoint recovery after drift: {why} ({recovery['episodes_with_event']} episodes)")
         else:
             high = "not regained" if recovery["high"] is None else f"{recovery['high']:g}"
             lines.append(

@@ -114,12 +114,16 @@ def resampled_means(values, counts: np.ndarray) -> np.ndarray:
     """
     values = np.asarray(values, np.float64)
     finite = np.isfinite(values)
+    # Resample the deviations from each row's mean: the float32 products then only
+    # carry the spread (a constant row resamples to exactly its mean).
+    center = nan_mean(values, axis=-1)[..., None]
+    center = np.where(np.isfinite(center), center, 0.0)
     if finite.all():
-        return _weighted_sums(values, counts) / counts.shape[1]
-    totals = _weighted_sums(np.where(finite, values, 0.0), counts)
+        return center + _weighted_sums(values - center, counts) / counts.shape[1]
+    totals = _weighted_sums(np.where(finite, values - center, 0.0), counts)
     weights = _weighted_sums(finite.astype(np.float64), counts)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(weights > 0, totals / np.maximum(weights, 1e-300), np.nan)
+        return np.where(weights > 0, center + totals / np.maximum(weights, 1e-300), np.nan)
 
 
 def percentile_interval(resampled, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
