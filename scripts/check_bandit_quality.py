@@ -6,6 +6,10 @@ agent, all on the same task draws and the same reward draws, and prints mean
 total reward with 95% intervals and the paired agent - Thompson difference.
 
     python scripts/check_bandit_quality.py runs/NAME [--episodes 5000] [--step STEP] [--seed-index 0]
+
+``metarl eval runs/NAME`` does this and more (every reference agent, curves,
+bootstrap intervals, suites, plots); this script stays as the quick check whose
+numbers the README quotes.
 """
 
 from __future__ import annotations
@@ -24,9 +28,7 @@ from metarl import envs  # noqa: E402
 from metarl.evaluation import evaluate_policy, mean_interval, paired_difference  # noqa: E402
 from metarl.evaluation.agent_policy import agent_policy  # noqa: E402
 from metarl.evaluation.baselines import random_policy, thompson_sampling  # noqa: E402
-from metarl.runner.checkpointing import Checkpointer  # noqa: E402
-from metarl.runner.run_dir import RunDir  # noqa: E402
-from metarl.training.trainer import make_trainer  # noqa: E402
+from metarl.evaluation.run_eval import load_frozen_run  # noqa: E402
 
 
 def main() -> None:
@@ -38,13 +40,10 @@ def main() -> None:
     parser.add_argument("--eval-seed", type=int, default=12345)
     args = parser.parse_args()
 
-    run_dir = RunDir(args.run_dir)
-    config = run_dir.read_config()
-    trainer = make_trainer(config)
-    checkpointer = Checkpointer(run_dir.checkpoint_dir, config, read_only=True)
-    step = args.step if args.step is not None else checkpointer.latest_step()
-    state, _ = checkpointer.restore(step, trainer.abstract_state())
-    params = jax.tree.map(lambda leaf: leaf[args.seed_index], state.params)
+    # The same restore as `metarl eval` (refuses a checkpoint whose config differs from the run's).
+    frozen = load_frozen_run(args.run_dir, args.step if args.step is not None else "latest")
+    config, trainer, step = frozen.config, frozen.trainer, frozen.step
+    params = jax.tree.map(lambda leaf: leaf[args.seed_index], frozen.params)
 
     env, env_params = envs.make(config.env.name, **config.env.overrides)
     horizon = env_params.max_steps_in_episode
