@@ -28,6 +28,19 @@ RECORDED_INFO = (
     "change_point",
     "reversal",
     "drift_event",
+    # two-step task: what the stay-probability analysis conditions on
+    "stage",
+    "first_stage_action",
+    "transition_common",
+    "second_stage_state",
+    "rewarded",
+    # mazes: difficulty labels and where the agent and goal are
+    "layout_id",
+    "shortest_path",
+    "trial_shortest_path",
+    "detour_ratio",
+    "goal",
+    "position",
 )
 
 
