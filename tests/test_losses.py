@@ -119,3 +119,23 @@ def test_sampling_with_noise_drawn_ahead_matches_categorical():
     key = jax.random.PRNGKey(4)
     ahead = policy.sample_with_noise(logits, jax.random.gumbel(key, logits.shape))
     np.testing.assert_array_equal(ahead, jax.random.categorical(key, logits, axis=-1))
+
+
+@pytest.mark.parametrize("shape", [(20, 16, 5), (7,), (3, 1)])
+def test_unrolled_threefry_is_jax_random_bit_for_bit(shape):
+    # The rollout draws its Gumbel noise and env keys with metarl.training.threefry
+    # (threefry unrolled: one fused pass on CPU); runs must stay exactly what
+    # jax.random would have drawn.
+    from metarl.training import threefry
+
+    for seed in range(3):
+        key = jax.random.split(jax.random.PRNGKey(seed))[1]
+        expected = jax.jit(lambda k: jax.random.gumbel(k, shape))(key)
+        drawn = jax.jit(lambda k: threefry.gumbel(k, shape))(key)
+        np.testing.assert_array_equal(
+            np.asarray(drawn).view(np.uint32), np.asarray(expected).view(np.uint32)
+        )
+        np.testing.assert_array_equal(
+            jax.jit(lambda k: threefry.split(k, shape))(key),
+            jax.jit(lambda k: jax.random.split(k, shape))(key),
+        )

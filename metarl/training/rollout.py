@@ -17,6 +17,7 @@ from flax import struct
 
 from metarl.agents import policy
 from metarl.agents.actor_critic import ActorCritic
+from metarl.training import threefry
 from metarl.training.state import TrainState
 
 
@@ -122,11 +123,12 @@ def collect(
 
     initial = (state.env_state, state.obs, state.carry, state.episode_start, state.episode_return)
     # All of the rollout's randomness in two calls: on CPU each PRNG call inside the
-    # step loop would be a rolled loop of its own.
+    # step loop would be a rolled loop of its own. threefry.gumbel/split are
+    # jax.random's, bit for bit, with the hash unrolled (one fused pass on CPU).
     action_key, env_key = jax.random.split(key)
     step_keys = (
-        jax.random.gumbel(action_key, (length, num_envs, agent.num_actions)),
-        jax.random.split(env_key, (length, num_envs)),
+        threefry.gumbel(action_key, (length, num_envs, agent.num_actions)),
+        threefry.split(env_key, (length, num_envs)),
     )
     (env_state, obs, core_carry, episode_start, episode_return), trajectory = jax.lax.scan(
         one_step, initial, step_keys
