@@ -7,6 +7,7 @@
     metarl train --run-dir runs/NAME --resume        # the run dir's own config.json
     metarl eval runs/NAME [--checkpoint latest|best|STEP] [--suite SUITE] [--episodes N] [--seed S]
     metarl plot runs/NAME [--suite SUITE]
+    metarl probe runs/NAME [--probe all|NAME[,NAME]] [--checkpoint latest|best|STEP] [--episodes N] [--seed S] [--seed-index I]
 
 Exit codes: 0 done; 2 bad config, arguments, suite or run dir (one line, no
 traceback, nothing compiled); 3 non-finite loss (the last good checkpoint is
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_eval_parser(commands)
     _add_plot_parser(commands)
+    _add_probe_parser(commands)
     return parser
 
 
@@ -129,6 +131,35 @@ def _add_plot_parser(commands) -> None:
     )
     plot.add_argument("run_dir", help="the run directory")
     plot.add_argument("--suite", help="only these suites (comma list)")
+
+
+def _add_probe_parser(commands) -> None:
+    probe = commands.add_parser(
+        "probe",
+        help="run the validated probes on a run's frozen checkpoint beside reference agents",
+        description=(
+            "Restore a run's checkpoint (weights frozen, as 'metarl eval' does) and run each probe on it "
+            "and on reference agents of known mechanism on the same held-out episodes; write "
+            "RUN/probes/PROBE/{summary.json,arrays.npz,PROBE.png,PROBE.pdf}."
+        ),
+        epilog=(
+            "Probes: bandits: likelihood, model_fit, decoding, volatility, thinking; two-step: "
+            "two_step, thinking; mazes: difficulty, thinking, decoding. Reproducible from "
+            "(checkpoint, probe, seed, episodes, seed index). Exit codes: 2 bad arguments, probe or "
+            "run dir (before anything compiles), 4 unusable or mismatched checkpoint."
+        ),
+    )
+    probe.add_argument("run_dir", help="the run directory (as given to 'metarl train --run-dir')")
+    probe.add_argument("--probe", default="all", help="'all' (default), a probe name, or a comma list")
+    probe.add_argument(
+        "--checkpoint", default="latest", help="'latest' (default), 'best', or an update number"
+    )
+    probe.add_argument("--episodes", type=int, default=256, help="episodes per agent and condition (default 256)")
+    probe.add_argument("--seed", type=int, default=0, help="probe seed: tasks, rewards, actions, splits (default 0)")
+    probe.add_argument(
+        "--seed-index", type=int, default=0, help="which training seed's params to probe (default 0)"
+    )
+    probe.add_argument("--no-plot", action="store_true", help="write the files but no figures")
 
 
 def _fail(stream: TextIO, code: int, message: str) -> int:
@@ -297,6 +328,37 @@ def cmd_plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import json
+
+    from metarl.envs.validation import ConfigError
+    from metarl.runner.checkpointing import CheckpointError
+    from metarl.runner.run_dir import RunDirError
+
+    try:
+        from metarl.probes.run_probes import SUMMARY_FILE, format_probe_summary, probe_run
+
+        directories = probe_run(
+            args.run_dir,
+            probes=args.probe,
+            checkpoint=args.checkpoint,
+            num_episodes=args.episodes,
+            seed=args.seed,
+            seed_index=args.seed_index,
+            plot=not args.no_plot,
+            log=lambda message: (err.write(f"metarl: {message}\n"), err.flush()),
+        )
+    except (ConfigError, RunDirError) as error:
+        return _fail(err, EXIT_CONFIG, str(error))
+    except CheckpointError as error:
+        return _fail(err, EXIT_CHECKPOINT, str(error))
+    for directory in directories:
+        summary = json.loads((directory / SUMMARY_FILE).read_text())
+        out.write(format_probe_summary(summary) + "\n")
+        out.write(f"written: {directory}/\n\n")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
@@ -305,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         code = cmd_eval(args, sys.stdout, sys.stderr)
     elif args.command == "plot":
         code = cmd_plot(args, sys.stdout, sys.stderr)
+    elif args.command == "probe":
+        code = cmd_probe(args, sys.stdout, sys.stderr)
     else:  # pragma: no cover - argparse rejects unknown commands
         code = EXIT_CONFIG
     return code
