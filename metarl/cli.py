@@ -330,6 +330,13 @@ def cmd_plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import json
+    import os
+
+    # The probes' fits (decoders, logistic regressions) multiply small matrices, where OpenBLAS
+    # threads spin against JAX's and other jobs' on a small CPU: measured 13x slower logistic
+    # decoding on the 2-core machine. Effective only before numpy loads (this command's own
+    # process); an explicit OPENBLAS_NUM_THREADS wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
     from metarl.envs.validation import ConfigError
     from metarl.runner.checkpointing import CheckpointError

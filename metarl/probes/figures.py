@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from metarl.plotting import _CHECKPOINT_COLOR, _REFERENCE_COLORS, _fixed_metadata, _pyplot
+from metarl.probes.run_probes import STRAIGHT_DETOUR
 
 CHECKPOINT = "checkpoint"
 
@@ -170,7 +171,11 @@ def _decoding(fig, summary, arrays) -> None:
         "accuracy": [r for r in rows if r["metric"] == "accuracy"],
     }
     groups = {k: v for k, v in groups.items() if v}
-    axes = np.atleast_1d(fig.subplots(1, len(groups)))
+    axes = np.atleast_1d(
+        fig.subplots(
+            1, len(groups), gridspec_kw={"width_ratios": [len(v) + 0.6 for v in groups.values()]}
+        )
+    )
     series = [
         ("agent", "checkpoint hidden state", _CHECKPOINT_COLOR),
         ("control", "random network (same inputs)", _REFERENCE_COLORS[0]),
@@ -406,7 +411,13 @@ def _difficulty(fig, summary, arrays) -> None:
     for ax, (label, field, ylabel, xlabel) in zip(axes, panels, strict=True):
         edges = arrays[f"{label}/edges"]
         names = [
-            f"[{lo:g}, {hi:g})" if hi < 100 else f">= {lo:g}"
+            "1 (straight)"
+            if label == "detour_ratio" and hi <= STRAIGHT_DETOUR
+            else f"(1, {hi:g})"
+            if label == "detour_ratio" and lo == STRAIGHT_DETOUR
+            else f"[{lo:g}, {hi:g})"
+            if hi < 100
+            else f">= {lo:g}"
             for lo, hi in zip(edges[:-1], edges[1:], strict=True)
         ]
         offsets = np.linspace(-0.15, 0.15, len(order))

@@ -389,52 +389,58 @@ def _bandit_reference_policies(ctx: ProbeContext) -> tuple[dict, dict[str, str]]
     return policies, described
 
 
-def _bandit_episodes(ctx: ProbeContext) -> dict:
-    """The checkpoint (hidden states, observations) and the references on the probe episodes (cached)."""
-    if "bandit" in ctx.cache:
-        return ctx.cache["bandit"]
+def _bandit_episodes(ctx: ProbeContext, names: tuple[str, ...]) -> tuple[dict, dict, float]:
+    """({name: EpisodeBatch}, {name: mechanism}, seconds) of these agents on the probe episodes.
+
+    'checkpoint' records hidden states and observations. Each agent is played once per
+    call of ``probe_run`` (cached in ``ctx.cache``); ``seconds`` is what this call spent
+    playing agents not played before (a name without a reference here is left out).
+    """
     from metarl.evaluation.agent_policy import agent_policy
 
-    start = time.perf_counter()
-    agent = ctx.agent
-    play = _jit_play(
-        lambda params: agent_policy(agent, params),
-        ctx.env,
-        ctx.num_episodes,
-        ctx.num_steps,
-        record_extras=True,
-        record_observations=True,
-    )
-    checkpoint = _host(play(ctx.params, ctx.env_params, ctx.key))
-    checkpoint = checkpoint.replace(extras={"hidden": _hidden(checkpoint.extras["hidden"])})
+    cache = ctx.cache.setdefault("bandit_batches", {})
     policies, described = _bandit_reference_policies(ctx)
-    batches = {"checkpoint": checkpoint}
-    for name, policy in policies.items():
-        play_reference = _jit_play(
-            lambda _, policy=policy: policy, ctx.env, ctx.num_episodes, ctx.num_steps
-        )
-        batches[name] = _host(play_reference(0, ctx.env_params, ctx.key))
-    ctx.cache["bandit"] = {
-        "batches": batches,
-        "described": described,
-        "seconds": time.perf_counter() - start,
-    }
-    ctx.log(
-        f"  bandit episodes: checkpoint + {', '.join(policies)} ({ctx.cache['bandit']['seconds']:.1f}s)"
-    )
-    return ctx.cache["bandit"]
+    start = time.perf_counter()
+    for name in names:
+        if name in cache or (name != "checkpoint" and name not in policies):
+            continue
+        if name == "checkpoint":
+            play = _jit_play(
+                lambda params, agent=ctx.agent: agent_policy(agent, params),
+                ctx.env,
+                ctx.num_episodes,
+                ctx.num_steps,
+                record_extras=True,
+                record_observations=True,
+            )
+            batch = _host(play(ctx.params, ctx.env_params, ctx.key))
+            cache[name] = batch.replace(extras={"hidden": _hidden(batch.extras["hidden"])})
+        else:
+            play = _jit_play(
+                lambda _, p=policies[name]: p, ctx.env, ctx.num_episodes, ctx.num_steps
+            )
+            cache[name] = _host(play(0, ctx.env_params, ctx.key))
+    seconds = time.perf_counter() - start
+    batches = {name: cache[name] for name in names if name in cache}
+    if seconds > 0.05:
+        ctx.log(f"  played {', '.join(batches)} on the probe episodes ({seconds:.1f}s)")
+    return batches, {n: described[n] for n in batches if n in described}, seconds
+
+
+BANDIT_CHOICE_AGENTS = (
+    "checkpoint",
+    "thompson_sampling",
+    "task_locator",
+    "q_learning",
+    "win_stay_lose_shift",
+)
+"""The agents the choice probes (likelihood, model_fit) fit, where the run's setting has them."""
 
 
 def _hidden(hidden) -> np.ndarray:
     """[T, B, H] float32 hidden state, whatever the core's carry shape per step."""
     hidden = np.asarray(hidden, np.float32)
     return hidden.reshape(hidden.shape[0], hidden.shape[1], -1)
-
-
-def _shared_seconds(shared: dict) -> float:
-    """A shared rollout's cost, counted once: by the first probe that asks for it."""
-    seconds = shared.pop("seconds", 0.0)
-    return seconds
 
 
 # ------------------------------------------------------------------ bandit probes
@@ -452,12 +458,13 @@ def probe_likelihood(ctx: ProbeContext) -> ProbeResult:
         )
     if s["reward_type"] != "bernoulli":
         return _skipped("the learner/locator likelihoods are written for Bernoulli rewards")
-    shared = _bandit_episodes(ctx)
+    batches, described, rollouts_s = _bandit_episodes(
+        ctx, ("checkpoint", "thompson_sampling", "task_locator")
+    )
     start = time.perf_counter()
     agents = {}
     arrays = {}
-    for name in ("checkpoint", "thompson_sampling", "task_locator"):
-        batch = shared["batches"][name]
+    for name, batch in batches.items():
         comparison = compare_learner_vs_locator(
             batch.actions,
             np.asarray(batch.rewards) / s["reward_scale"],
@@ -484,10 +491,10 @@ def probe_likelihood(ctx: ProbeContext) -> ProbeResult:
             "expected": {"thompson_sampling": "learner", "task_locator": "locator"},
         },
         verdict=_verdict("likelihood", label, reason),
-        references={k: shared["described"][k] for k in ("thompson_sampling", "task_locator")},
+        references=described,
         arrays=arrays,
         timing={
-            "shared_rollouts_s": _shared_seconds(shared),
+            "rollouts_s": rollouts_s,
             "analysis_s": time.perf_counter() - start,
         },
     )
@@ -498,10 +505,10 @@ def probe_model_fit(ctx: ProbeContext) -> ProbeResult:
     from metarl.probes.model_fit import fit_choice_models
 
     s = _bandit_setting(ctx)
-    shared = _bandit_episodes(ctx)
+    batches, described, rollouts_s = _bandit_episodes(ctx, BANDIT_CHOICE_AGENTS)
     start = time.perf_counter()
     agents = {}
-    for name, batch in shared["batches"].items():
+    for name, batch in batches.items():
         table = fit_choice_models(
             batch.actions,
             np.asarray(batch.rewards) / s["reward_scale"],
@@ -539,9 +546,9 @@ def probe_model_fit(ctx: ProbeContext) -> ProbeResult:
             "exp(mean log-likelihood per choice). A BIC difference above 10 is decisive.",
         },
         verdict=_verdict("model_fit", best["best_model"], reason),
-        references=dict(shared["described"]),
+        references=described,
         timing={
-            "shared_rollouts_s": _shared_seconds(shared),
+            "rollouts_s": rollouts_s,
             "analysis_s": time.perf_counter() - start,
         },
     )
@@ -597,18 +604,14 @@ def probe_decoding(ctx: ProbeContext) -> ProbeResult:
 
     start = time.perf_counter()
     if ctx.family == "maze":
-        batch, targets, _ = _maze_decoding_episodes(ctx)
-        shared_s = 0.0  # counted in episodes_s below
-        described = {}
+        batch, targets = _maze_decoding_episodes(ctx)
     else:
-        shared = _bandit_episodes(ctx)
-        batch = shared["batches"]["checkpoint"]
+        batches, _, _ = _bandit_episodes(ctx, ("checkpoint",))
+        batch = batches["checkpoint"]
         s = _bandit_setting(ctx)
         targets = belief_targets(
             batch, s["num_arms"], s["prior_a"], s["prior_b"], s["reward_scale"]
         )
-        shared_s = _shared_seconds(shared)
-        described = {}
     rollout_s = time.perf_counter() - start
     start = time.perf_counter()
     control_key = jax.random.fold_in(ctx.key, 1)
@@ -619,10 +622,11 @@ def probe_decoding(ctx: ProbeContext) -> ProbeResult:
     start = time.perf_counter()
     seeds = [ctx.seed * DECODING_SPLITS + i for i in range(DECODING_SPLITS)]
     rows = _decoding_rows(batch.extras["hidden"], targets, control, seeds)
-    described["random_network"] = (
-        "the same architecture with its initial (untrained) weights, replayed on the checkpoint's histories"
-    )
-    described["time_only"] = "the best decoder that knows only the step index (a clock)"
+    described = {
+        "random_network": "the same architecture with its initial (untrained) weights, replayed "
+        "on the checkpoint's histories",
+        "time_only": "the best decoder that knows only the step index (a clock)",
+    }
     return ProbeResult(
         results={
             "targets": rows,
@@ -635,8 +639,7 @@ def probe_decoding(ctx: ProbeContext) -> ProbeResult:
         verdict=_decoding_verdict(rows),
         references=described,
         timing={
-            "shared_rollouts_s": shared_s,
-            "episodes_s": rollout_s,
+            "rollouts_s": rollout_s,
             "control_s": control_s,
             "analysis_s": time.perf_counter() - start,
         },
@@ -981,7 +984,6 @@ def _maze_decoding_episodes(ctx: ProbeContext):
     from metarl.evaluation.agent_policy import agent_policy
     from metarl.probes.decoding import maze_targets, read_maze_state, with_ground_truth
 
-    start = time.perf_counter()
     agent = ctx.agent
     play = _jit_play(
         lambda params: with_ground_truth(agent_policy(agent, params), read_maze_state),
@@ -995,7 +997,7 @@ def _maze_decoding_episodes(ctx: ProbeContext):
     truth = batch.extras["ground_truth"]
     batch = batch.replace(extras={"hidden": _hidden(batch.extras["hidden"])})
     targets = maze_targets(truth, int(ctx.env_params.num_free_cells))
-    return batch, targets, time.perf_counter() - start
+    return batch, targets
 
 
 def _clustered_ols(design: np.ndarray, outcome: np.ndarray, clusters: np.ndarray, z: float):
