@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
+
 import jax
 import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment, spaces
-
 from metarl.envs import distributions
 from metarl.envs.drift import (
     DriftParams,
-    apply_drift_uniform, make_drift,
+    apply_drift_uniform,
+    make_drift,
     standard_normal_from_uniform,
     uniforms_needed,
 )

@@ -21,7 +21,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from metarl.envs.validation import ConfigError
 
 SPLITS = ("train", "held_out")

@@ -24,7 +24,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from flax import struct
-
 from metarl.envs.validation import ConfigError, check_choice, check_range
 
 DRIFT_KINDS = ("random_walk", "change_point", "reversal")

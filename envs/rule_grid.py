@@ -53,7 +53,6 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
-
 from metarl.envs import distributions
 from metarl.envs.drift import DriftParams, apply_drift_uniform, make_drift, uniforms_needed
 from metarl.envs.key_hash import key_words

@@ -15,12 +15,12 @@ import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import metarl  # noqa: E402,F401  (CPU XLA flags)
 import gymnax  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-
 import metarl.envs as menvs  # noqa: E402
+
+import metarl  # noqa: E402,F401  (CPU XLA flags)
 
 # Published/measured reference not runnable here: xland-minigrid, 9x9 grid, one-rule rulesets.
 XLAND_MINIGRID_9X9_STEPS_PER_S_AT_1024 = 0.42e6

@@ -4,11 +4,10 @@ import math
 
 import jax
 import jax.numpy as jnp
+import metarl.envs as menvs
 import numpy as np
 import pytest
 from gymnax.wrappers import LogWrapper
-
-import metarl.envs as menvs
 
 BATCH = 1024
 
@@ -55,7 +54,7 @@ def test_same_key_same_trajectory_different_key_differs():
     a = rollout(env, params, jax.random.PRNGKey(7), 50, batch=64)
     b = rollout(env, params, jax.random.PRNGKey(7), 50, batch=64)
     c = rollout(env, params, jax.random.PRNGKey(8), 50, batch=64)
-    for leaf_a, leaf_b in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    for leaf_a, leaf_b in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(np.asarray(leaf_a), np.asarray(leaf_b))
     assert not np.array_equal(np.asarray(a[5]["arm_means"]), np.asarray(c[5]["arm_means"]))
 

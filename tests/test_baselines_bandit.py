@@ -19,15 +19,15 @@ from metarl.evaluation.baselines import (
     bayes_optimal_value,
     epsilon_greedy,
     finite_horizon_gittins_table,
-    fit_q_learning,
     gittins,
     q_learning,
     task_locator,
     thompson_sampling,
+    tune_q_learning,
     ucb1,
     win_stay_lose_shift,
 )
-from metarl.evaluation.baselines.bandit import fit_ucb1
+from metarl.evaluation.baselines.bandit import tune_ucb1
 from metarl.evaluation.baselines.bayes_dp import (
     _binomial_table,
     _compositions,
@@ -424,9 +424,9 @@ def test_bandit_references_names():
 def test_grid_searches_pick_the_learning_constants():
     # A learning rate of 0 never learns and an exploration constant of 10 explores for
     # the whole episode: the searches must reject both.
-    fit = fit_q_learning(
+    fit = tune_q_learning(
         2, 30, learning_rates=(0.0, 0.3), inverse_temperatures=(20.0,), num_episodes=256
     )
     assert fit.learning_rate == pytest.approx(0.3)
-    exploration, _ = fit_ucb1(2, 30, explorations=(10.0, 0.3), num_episodes=256)
+    exploration, _ = tune_ucb1(2, 30, explorations=(10.0, 0.3), num_episodes=256)
     assert exploration == pytest.approx(0.3)

@@ -6,7 +6,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from metarl.envs import drift as drift_lib
 from metarl.envs.validation import ConfigError
 

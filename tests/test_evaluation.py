@@ -1,9 +1,9 @@
 """Frozen evaluation loop: paired episodes, and Thompson sampling's published level."""
 
 import jax
+import metarl.envs as menvs
 import numpy as np
 
-import metarl.envs as menvs
 from metarl.evaluation import evaluate_policy, mean_interval, paired_difference
 from metarl.evaluation.baselines import random_policy, thompson_sampling
 

@@ -4,7 +4,6 @@ import math
 
 import jax
 import numpy as np
-
 from metarl.envs.key_hash import key_uniforms, key_words
 
 

@@ -2,10 +2,9 @@
 
 import jax
 import jax.numpy as jnp
+import metarl.envs as menvs
 import numpy as np
 from gymnax.wrappers import LogWrapper
-
-import metarl.envs as menvs
 
 
 def _scan_actions(env, params, actions, key=0):

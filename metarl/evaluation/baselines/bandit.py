@@ -12,10 +12,10 @@ Mechanisms, from no learning to Bayes-optimal learning:
 * ``win_stay_lose_shift``: repeats a rewarded arm, else switches at random (a
   one-step memory heuristic: a pure control).
 * ``q_learning``: tabular Q-learning / Rescorla-Wagner on arm values, with
-  epsilon-greedy or softmax choice (``fit_q_learning`` grid-searches its constants).
+  epsilon-greedy or softmax choice (``tune_q_learning`` grid-searches its constants).
 * ``bayes_learner_greedy`` (alias ``greedy``), ``epsilon_greedy``: act on the Beta
   posterior means (the Bayes learner's beliefs) without directed exploration.
-* ``ucb1``: optimism in the face of uncertainty (``fit_ucb1`` grid-searches its
+* ``ucb1``: optimism in the face of uncertainty (``tune_ucb1`` grid-searches its
   constant, as RL^2 did).
 * ``thompson_sampling``: posterior sampling (its regret per step goes to zero).
 * ``gittins`` (``baselines/gittins.py``) and ``bayes_optimal``
@@ -116,7 +116,7 @@ def thompson_sampling(
 # * UCB1 (RL^2 variant): exploration 0.30 (= sqrt(2) c, c ~ 0.21) gave 78.50, best of
 #   0.00..0.70 step 0.05 (0.25: 78.47; 0.40: 77.93). Auer's variant (each arm once
 #   first, no pseudo-counts) peaks lower, 77.60 at 0.30. ``bandit_references`` refits
-#   the constant per (k, H) unless told not to (``fit_ucb1``).
+#   the constant per (k, H) unless told not to (``tune_ucb1``).
 # * epsilon-greedy: the search prefers epsilon -> 0 (0: 75.95, 0.01: 75.89, 0.05:
 #   75.46, 0.1: ~75.0), i.e. it collapses onto greedy. To keep a distinct
 #   undirected-exploration reference we fix epsilon = 0.05 (it also lands on RL^2's
@@ -241,7 +241,7 @@ def q_learning(
     ``Q[a_prev] += learning_rate * (r_prev - Q[a_prev])`` from ``initial_value`` (0.5:
     the prior mean of a U(0, 1) arm). Choice is softmax(``inverse_temperature`` * Q)
     if that is given, else epsilon-greedy with ``epsilon``; give exactly one. The
-    constants may be traced arrays (``fit_q_learning`` vmaps over a grid of them).
+    constants may be traced arrays (``tune_q_learning`` vmaps over a grid of them).
     ``action_values`` are the Q-values [B, k].
     """
     if (epsilon is None) == (inverse_temperature is None):
@@ -408,7 +408,7 @@ QLEARNING_DEFAULT = (0.2, 100.0)
 """(learning rate, inverse temperature) used when constants are not fitted."""
 
 
-def fit_q_learning(
+def tune_q_learning(
     num_arms: int,
     horizon: int,
     training_task_means=None,
@@ -452,7 +452,7 @@ def fit_q_learning(
     )
 
 
-def fit_ucb1(
+def tune_ucb1(
     num_arms: int,
     horizon: int,
     training_task_means=None,
@@ -463,7 +463,7 @@ def fit_ucb1(
     prior_a: float = 1.0,
     prior_b: float = 1.0,
 ) -> tuple[float, float]:
-    """Grid-search UCB1's (RL^2 variant) exploration constant as ``fit_q_learning`` does.
+    """Grid-search UCB1's (RL^2 variant) exploration constant as ``tune_q_learning`` does.
 
     Returns ``(exploration, mean_return)`` at the best grid point.
     """
@@ -515,7 +515,7 @@ def bandit_references(
 
     ``fit_constants`` grid-searches UCB1's exploration constant and Q-learning's
     (learning rate, inverse temperature) on 1024 training episodes of this setting
-    (``fit_ucb1``, ``fit_q_learning``: the training pool if given, else the prior;
+    (``tune_ucb1``, ``tune_q_learning``: the training pool if given, else the prior;
     a fixed seed; cached per setting, a few seconds the first time), as RL^2 tuned
     its baselines per setting; otherwise the documented k=5, n=100 defaults are used.
     epsilon-greedy keeps epsilon = 0.05 (see ``EPSILON_GREEDY_EPSILON``).
@@ -588,7 +588,7 @@ def _cached_q_learning_fit(
     num_arms, horizon, hashable_means, reward_type, prior_a, prior_b
 ) -> QLearningFit:
     means = _means_from_hashable(hashable_means)
-    return fit_q_learning(num_arms, horizon, means, reward_type, prior_a=prior_a, prior_b=prior_b)
+    return tune_q_learning(num_arms, horizon, means, reward_type, prior_a=prior_a, prior_b=prior_b)
 
 
 @functools.lru_cache(maxsize=32)
@@ -596,4 +596,4 @@ def _cached_ucb1_fit(
     num_arms, horizon, hashable_means, reward_type, prior_a, prior_b
 ) -> tuple[float, float]:
     means = _means_from_hashable(hashable_means)
-    return fit_ucb1(num_arms, horizon, means, reward_type, prior_a=prior_a, prior_b=prior_b)
+    return tune_ucb1(num_arms, horizon, means, reward_type, prior_a=prior_a, prior_b=prior_b)
