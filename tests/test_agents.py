@@ -73,11 +73,22 @@ def test_unroll_equals_steps_with_resets(name):
     np.testing.assert_allclose(unrolled, jnp.stack(stepped), rtol=2e-5, atol=2e-6)
 
 
+@pytest.fixture(params=["sums_in_loop", "sums_after_loop"])
+def gru_weight_sums(request, monkeypatch):
+    """Run a test with the GRU backward's weight gradients summed in its loop, or after it."""
+    from metarl.agents import cores
+
+    threshold = 1 if request.param == "sums_in_loop" else 10**9
+    monkeypatch.setattr(cores, "ACCUMULATE_IN_LOOP_FROM_BATCH", threshold)
+    return request.param
+
+
 @pytest.mark.parametrize("reset_at_start", [True, False])
-def test_gru_hand_written_backward_matches_autodiff(reset_at_start):
+def test_gru_hand_written_backward_matches_autodiff(reset_at_start, gru_weight_sums):
     # GRUCore.unroll uses gru_sequence's hand-written VJP; the generic
-    # Core.unroll scans step and lets JAX differentiate it. Gradients wrt the params and
-    # the initial carry must agree, with resets at t=0 (or not) and mid-sequence.
+    # Core.unroll scans step and lets JAX differentiate it. Gradients wrt the params, the
+    # initial carry and the inputs (what an embedding below the core receives) must
+    # agree, with resets at t=0 (or not) and mid-sequence.
     from metarl.agents.cores import Core
 
     core, params = build_core("gru")
@@ -86,14 +97,16 @@ def test_gru_hand_written_backward_matches_autodiff(reset_at_start):
     h0 = jax.random.normal(jax.random.PRNGKey(2), (B, H))
     weights = jax.random.normal(jax.random.PRNGKey(3), (7, B, H))
 
-    def loss(params, h0, unroll):
+    def loss(params, h0, xs, unroll):
         h_final, outputs = unroll(params, h0, xs, starts)
         return jnp.sum(outputs * weights) + jnp.sum(h_final**2)
 
-    hand = jax.grad(loss, argnums=(0, 1))(params, h0, core.unroll)
-    auto = jax.grad(loss, argnums=(0, 1))(params, h0, lambda *a: Core.unroll(core, *a))
+    hand = jax.grad(loss, argnums=(0, 1, 2))(params, h0, xs, core.unroll)
+    auto = jax.grad(loss, argnums=(0, 1, 2))(params, h0, xs, lambda *a: Core.unroll(core, *a))
     for a, b in zip(jax.tree.leaves(hand), jax.tree.leaves(auto), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    for leaf in jax.tree.leaves((hand[0], hand[2])):  # every weight and input gets a gradient
+        assert np.abs(np.asarray(leaf)).max() > 1e-4
     d_h0 = np.asarray(hand[1])
     if reset_at_start:
         np.testing.assert_array_equal(d_h0, 0.0)  # the carry is replaced before it is used
@@ -113,7 +126,9 @@ def recorded_rollout(agent, params, carry0, obs, starts):
 
 
 @pytest.mark.parametrize("embed_size", [0, 4])
-def test_gru_step_recorded_is_step_and_replay_gradient_matches_autodiff(embed_size):
+def test_gru_step_recorded_is_step_and_replay_gradient_matches_autodiff(
+    embed_size, gru_weight_sums
+):
     # The A2C path: the rollout records its GRU gates with step_recorded, the loss
     # differentiates agent.replay of the record (hand-written backward, weight gradients
     # accumulated in the loop). Its forward must equal the rollout's own outputs, and

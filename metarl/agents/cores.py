@@ -146,7 +146,12 @@ class GRURecord:
         return (1.0 - self.update_gate) * self.candidate + self.update_gate * self.h_prev
 
 
-def _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
+def _gru_scan(w_x, b_x, w_h, b_h, h0, inputs, episode_start):
+    # The input projection of the whole sequence is one matmul; split the gates outside
+    # the loop: slicing the last axis of a scanned-over slice every step costs XLA:CPU
+    # more than the recurrence itself.
+    x_r, x_z, x_n = jnp.split(inputs @ w_x + b_x, 3, axis=-1)
+
     def one_step(h, xs):
         x_r_t, x_z_t, x_n_t, start_t = xs
         h = jnp.where(start_t[:, None], 0.0, h)
@@ -159,107 +164,28 @@ def _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
     return h_final, outputs, record
 
 
-@jax.custom_vjp
-def gru_sequence(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
-    """GRU over a sequence of input projections, with a hand-written backward pass.
+# From this many rows per step on, the backward loop sums the weight gradients step by
+# step; below it, one matmul over all T x B rows after the loop does. Measured on the
+# 2-core CPU (XLA:CPU, jaxlib 0.10, not pinned): in the loop the [H, B] x [B, 3H]
+# products run at matmul speed while the step's gate gradients are in cache, where
+# after the loop XLA needs operand transposes and copies (A2C default, 256 envs: 1.3x
+# faster backward; PPO GRU 128 at 128-env minibatches: see GRUCore). At 16-env
+# minibatches the per-step products and their separate adds cost 2x the matmuls
+# after the loop.
+ACCUMULATE_IN_LOOP_FROM_BATCH = 64
 
-    w_h [H, 3H], b_h [3H], h0 [B, H], x_r/x_z/x_n [T, B, H] (input projection per gate),
-    episode_start [T, B] bool (hidden state zeroed before that step) ->
-    (h_final [B, H], outputs [T, B, H]).
 
-    Why by hand: differentiating the scan makes XLA:CPU accumulate the weight gradients
-    with a small matmul and an [H, 3H] add inside every backward step, a cost that does
-    not shrink with the batch and dominates PPO's small minibatches. Here the backward
-    loop only carries dh (one matmul per step) and the recurrent-weight gradient is one
-    large matmul over all T x B rows afterwards; the input projection is outside the
-    loop, so its gradients are large matmuls too.
+def _gru_backward(w_x, w_h, inputs, episode_start, record: GRURecord, d_h_final, d_outputs):
+    """The GRU's VJP from its record (hand-written; see ``gru_sequence``).
+
+    -> (d_w_x, d_b_x, d_w_h, d_b_h, d_h0, d_inputs).
     """
-    h_final, outputs, _ = _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start)
-    return h_final, outputs
-
-
-def _gru_sequence_fwd(w_h, b_h, h0, x_r, x_z, x_n, episode_start):
-    h_final, outputs, record = _gru_scan(w_h, b_h, h0, x_r, x_z, x_n, episode_start)
-    return (h_final, outputs), (w_h, episode_start, record)
-
-
-def _gru_backward(w_h, episode_start, record: GRURecord, d_h_final, d_outputs):
-    """The GRU's VJP from its record: -> (d_w_h, d_b_h, d_h0, d_x_r, d_x_z, d_x_n)."""
-    w_h_transposed = w_h.T
-
-    def one_step(d_h_next, xs):
-        d_out, h, r, z, n, hn, start = xs
-        d_h = d_out + d_h_next
-        d_n_pre = d_h * (1.0 - z) * (1.0 - n * n)
-        d_r_pre = d_n_pre * hn * r * (1.0 - r)
-        d_z_pre = d_h * (h - n) * z * (1.0 - z)
-        d_hidden = jnp.concatenate([d_r_pre, d_z_pre, d_n_pre * r], axis=-1)
-        d_h_prev = d_h * z + d_hidden @ w_h_transposed
-        # Where the episode started, h was the constant zero carry: no gradient beyond it.
-        d_h_prev = jnp.where(start[:, None], 0.0, d_h_prev)
-        return d_h_prev, (d_hidden, d_r_pre, d_z_pre, d_n_pre)
-
-    d_h0, (d_hidden, d_x_r, d_x_z, d_x_n) = jax.lax.scan(
-        one_step,
-        d_h_final,
-        (
-            d_outputs,
-            record.h_prev,
-            record.reset_gate,
-            record.update_gate,
-            record.candidate,
-            record.h_n,
-            episode_start,
-        ),
-        reverse=True,
-    )
-    d_w_h = jnp.einsum("tbh,tbg->hg", record.h_prev, d_hidden)
-    d_b_h = jnp.sum(d_hidden, axis=(0, 1))
-    return d_w_h, d_b_h, d_h0, d_x_r, d_x_z, d_x_n
-
-
-def _gru_sequence_bwd(saved, cotangents):
-    w_h, episode_start, record = saved
-    d_h_final, d_outputs = cotangents
-    return (*_gru_backward(w_h, episode_start, record, d_h_final, d_outputs), None)
-
-
-gru_sequence.defvjp(_gru_sequence_fwd, _gru_sequence_bwd)
-
-
-@jax.custom_vjp
-def gru_replay(w_x, b_x, w_h, b_h, inputs, record: GRURecord, episode_start):
-    """The outputs [T, B, H] of a GRU pass that already ran and left ``record`` [T, B, H].
-
-    w_x [D, 3H], b_x [3H] (input projection), w_h [H, 3H], b_h [3H], inputs [T, B, D],
-    episode_start [T, B] bool. Forward: read the outputs off the record (no recurrence,
-    no matmul). Backward: hand-written, from the record. So this is the GRU unrolled
-    over ``inputs`` from the carry the recorded pass started with, *provided* the record
-    came from these same weights and inputs: the caller guarantees that (A2C records the
-    rollout with the parameters it then differentiates at). No gradient flows into the
-    record, the initial carry or the final carry.
-    """
-    return record.outputs()
-
-
-def _gru_replay_fwd(w_x, b_x, w_h, b_h, inputs, record, episode_start):
-    return record.outputs(), (w_x, w_h, inputs, record, episode_start)
-
-
-def _gru_replay_bwd(saved, d_outputs):
-    """Backward through time, accumulating every weight gradient inside the loop.
-
-    Unlike ``_gru_backward`` (PPO's, whose weight gradients are big matmuls after the
-    loop), each step adds its [B]-row contribution while its dh is still in cache:
-    measured on the 2-core CPU at B=256, T=20, H=64, XLA's matmuls over all T x B rows
-    after the loop cost more than the per-step ones (operand transposes and copies).
-    """
-    w_x, w_h, inputs, record, episode_start = saved
     w_h_transposed = w_h.T
     w_x_transposed = w_x.T
+    in_loop = d_outputs.shape[1] >= ACCUMULATE_IN_LOOP_FROM_BATCH
 
     def one_step(carry, xs):
-        d_h_next, d_w_x, d_b_x, d_w_h, d_b_h = carry
+        d_h_next, sums = carry
         d_out, x, h, r, z, n, hn, start = xs
         d_h = d_out + d_h_next
         d_n_pre = d_h * (1.0 - z) * (1.0 - n * n)
@@ -270,26 +196,23 @@ def _gru_replay_bwd(saved, d_outputs):
         d_h_prev = d_h * z + d_hidden @ w_h_transposed
         # Where the episode started, h was the constant zero carry: no gradient beyond it.
         d_h_prev = jnp.where(start[:, None], 0.0, d_h_prev)
-        carry = (
-            d_h_prev,
+        if not in_loop:
+            return (d_h_prev, sums), (d_gates, d_hidden)
+        d_w_x, d_b_x, d_w_h, d_b_h = sums
+        sums = (
             d_w_x + x.T @ d_gates,
             d_b_x + jnp.sum(d_gates, axis=0),
             d_w_h + h.T @ d_hidden,
             d_b_h + jnp.sum(d_hidden, axis=0),
         )
-        return carry, d_gates @ w_x_transposed
+        # Unused (and removed by XLA) when the inputs are not differentiated.
+        return (d_h_prev, sums), d_gates @ w_x_transposed
 
     zeros = lambda a: jnp.zeros(a.shape, a.dtype)  # noqa: E731
-    initial = (
-        zeros(record.h_prev[0]),
-        zeros(w_x),
-        zeros(w_x[0]),
-        zeros(w_h),
-        zeros(w_h[0]),
-    )
-    (_, d_w_x, d_b_x, d_w_h, d_b_h), d_inputs = jax.lax.scan(
+    sums = (zeros(w_x), zeros(w_x[0]), zeros(w_h), zeros(w_h[0])) if in_loop else ()
+    (d_h0, sums), per_step = jax.lax.scan(
         one_step,
-        initial,
+        (d_h_final, sums),
         (
             d_outputs,
             inputs,
@@ -301,6 +224,77 @@ def _gru_replay_bwd(saved, d_outputs):
             episode_start,
         ),
         reverse=True,
+    )
+    if in_loop:
+        d_w_x, d_b_x, d_w_h, d_b_h = sums
+        return d_w_x, d_b_x, d_w_h, d_b_h, d_h0, per_step
+    d_gates, d_hidden = per_step
+    d_w_x = jnp.einsum("tbd,tbg->dg", inputs, d_gates)
+    d_w_h = jnp.einsum("tbh,tbg->hg", record.h_prev, d_hidden)
+    d_b_x = jnp.sum(d_gates, axis=(0, 1))
+    d_b_h = jnp.sum(d_hidden, axis=(0, 1))
+    return d_w_x, d_b_x, d_w_h, d_b_h, d_h0, d_gates @ w_x_transposed
+
+
+@jax.custom_vjp
+def gru_sequence(w_x, b_x, w_h, b_h, h0, inputs, episode_start):
+    """GRU over a sequence, with a hand-written backward pass.
+
+    w_x [D, 3H], b_x [3H] (input projection), w_h [H, 3H], b_h [3H], h0 [B, H],
+    inputs [T, B, D], episode_start [T, B] bool (hidden state zeroed before that step)
+    -> (h_final [B, H], outputs [T, B, H]).
+
+    Why by hand: differentiating the scan makes XLA:CPU store each step's activations
+    several times over and differentiate the input projection with a slow transposed
+    matmul over all T x B rows. Here the forward keeps one record per step and the
+    backward loop carries dh (one matmul per step); the weight gradients are summed in
+    the loop or after it by batch size (``ACCUMULATE_IN_LOOP_FROM_BATCH``).
+    """
+    h_final, outputs, _ = _gru_scan(w_x, b_x, w_h, b_h, h0, inputs, episode_start)
+    return h_final, outputs
+
+
+def _gru_sequence_fwd(w_x, b_x, w_h, b_h, h0, inputs, episode_start):
+    h_final, outputs, record = _gru_scan(w_x, b_x, w_h, b_h, h0, inputs, episode_start)
+    return (h_final, outputs), (w_x, w_h, inputs, episode_start, record)
+
+
+def _gru_sequence_bwd(saved, cotangents):
+    w_x, w_h, inputs, episode_start, record = saved
+    d_h_final, d_outputs = cotangents
+    d_w_x, d_b_x, d_w_h, d_b_h, d_h0, d_inputs = _gru_backward(
+        w_x, w_h, inputs, episode_start, record, d_h_final, d_outputs
+    )
+    return d_w_x, d_b_x, d_w_h, d_b_h, d_h0, d_inputs, None
+
+
+gru_sequence.defvjp(_gru_sequence_fwd, _gru_sequence_bwd)
+
+
+@jax.custom_vjp
+def gru_replay(w_x, b_x, w_h, b_h, inputs, record: GRURecord, episode_start):
+    """The outputs [T, B, H] of a GRU pass that already ran and left ``record`` [T, B, H].
+
+    w_x [D, 3H], b_x [3H] (input projection), w_h [H, 3H], b_h [3H], inputs [T, B, D],
+    episode_start [T, B] bool. Forward: read the outputs off the record (no recurrence,
+    no matmul). Backward: ``gru_sequence``'s, from the record. So this is the GRU
+    unrolled over ``inputs`` from the carry the recorded pass started with, *provided*
+    the record came from these same weights and inputs: the caller guarantees that
+    (A2C records the rollout with the parameters it then differentiates at). No
+    gradient flows into the record, the initial carry or the final carry.
+    """
+    return record.outputs()
+
+
+def _gru_replay_fwd(w_x, b_x, w_h, b_h, inputs, record, episode_start):
+    return record.outputs(), (w_x, w_h, inputs, record, episode_start)
+
+
+def _gru_replay_bwd(saved, d_outputs):
+    w_x, w_h, inputs, record, episode_start = saved
+    d_h_final = jnp.zeros_like(record.h_prev[0])
+    d_w_x, d_b_x, d_w_h, d_b_h, _, d_inputs = _gru_backward(
+        w_x, w_h, inputs, episode_start, record, d_h_final, d_outputs
     )
     return d_w_x, d_b_x, d_w_h, d_b_h, d_inputs, None, None
 
@@ -337,12 +331,13 @@ class _FusedGRU(nn.Module):
 class GRUCore(ReplayableCore):
     """Gated recurrent unit; carry [B, hidden_size], zeros at an episode start.
 
-    ``step`` is one fused cell (the rollout and A2C path). ``unroll`` (the PPO loss
-    path) projects the whole input sequence in one matmul and runs the recurrence
-    through ``gru_sequence``, whose hand-written backward pass keeps the weight
-    gradients out of the time loop. Measured on the 2-core CPU (PPO, GRU 128, 4x4
-    minibatches): 1.6x faster than differentiating the scanned step at 64 envs
-    (16-env minibatches), on par at 512 envs. ``step_recorded``/``replay`` (the A2C
+    ``step`` is one fused cell (the rollout). ``unroll`` (the PPO loss path) projects
+    the whole input sequence in one matmul and runs the recurrence through
+    ``gru_sequence``, whose hand-written backward pass sums the weight gradients inside
+    its loop. Measured on the 2-core CPU (PPO, GRU 128, 4x4 minibatches), against
+    differentiating the scanned step: 1.6x faster at 64 envs, on par at 512 with the
+    backward's weight gradients summed after the loop; summing them inside it then
+    gave 1.05x more at 64 envs and 1.5x at 512. ``step_recorded``/``replay`` (the A2C
     path) keep the rollout's gates and differentiate them with the same backward pass.
     """
 
@@ -368,17 +363,16 @@ class GRUCore(ReplayableCore):
         )
         return h_new, h_new, GRURecord(carry, reset_gate, update_gate, candidate, h_n)
 
-    def _gate_inputs(self, params, inputs):
-        projected = self.module.apply({"params": params}, inputs, method=_FusedGRU.project)
-        # Split the gates outside the loop: slicing the last axis of a scanned-over slice
-        # every step costs XLA:CPU more than the recurrence itself.
-        return jnp.split(projected, 3, axis=-1)
-
     def unroll(self, params, carry, inputs, episode_start):
-        x_r, x_z, x_n = self._gate_inputs(params, inputs)
-        recurrent = params["recurrent"]
+        projection, recurrent = params["input"], params["recurrent"]
         return gru_sequence(
-            recurrent["kernel"], recurrent["bias"], carry, x_r, x_z, x_n, episode_start
+            projection["kernel"],
+            projection["bias"],
+            recurrent["kernel"],
+            recurrent["bias"],
+            carry,
+            inputs,
+            episode_start,
         )
 
     def replay(self, params, inputs, episode_start, record):
