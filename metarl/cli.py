@@ -266,20 +266,39 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _write_result_summaries(run, summary_file: str, formatter, out: TextIO, err: TextIO) -> int:
+    """Run ``run() -> [result dirs]`` mapping config/checkpoint errors to exit codes; print summaries."""
     import json
 
     from metarl.envs.validation import ConfigError
     from metarl.runner.checkpointing import CheckpointError
     from metarl.runner.run_dir import RunDirError
 
+    try:
+        directories = run()
+    except (ConfigError, RunDirError) as error:
+        return _fail(err, EXIT_CONFIG, str(error))
+    except CheckpointError as error:
+        return _fail(err, EXIT_CHECKPOINT, str(error))
+    for directory in directories:
+        summary = json.loads((directory / summary_file).read_text())
+        out.write(formatter(summary) + "\n")
+        out.write(f"written: {directory}/\n\n")
+    return EXIT_OK
+
+
+def _log_to(err: TextIO):
+    return lambda message: (err.write(f"metarl: {message}\n"), err.flush())
+
+
+def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from metarl.evaluation.run_eval import SUMMARY_FILE, evaluate_run, format_summary
+
     references = args.references
     if references not in ("all", "none"):
         references = [name.strip() for name in references.split(",") if name.strip()]
-    try:
-        from metarl.evaluation.run_eval import SUMMARY_FILE, evaluate_run, format_summary
-
-        directories = evaluate_run(
+    return _write_result_summaries(
+        lambda: evaluate_run(
             args.run_dir,
             checkpoint=args.checkpoint,
             suite=args.suite,
@@ -288,17 +307,13 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             greedy=args.greedy,
             references=references,
             plot=not args.no_plot,
-            log=lambda message: (err.write(f"metarl: {message}\n"), err.flush()),
-        )
-    except (ConfigError, RunDirError) as error:
-        return _fail(err, EXIT_CONFIG, str(error))
-    except CheckpointError as error:
-        return _fail(err, EXIT_CHECKPOINT, str(error))
-    for directory in directories:
-        summary = json.loads((directory / SUMMARY_FILE).read_text())
-        out.write(format_summary(summary) + "\n")
-        out.write(f"written: {directory}/\n\n")
-    return EXIT_OK
+            log=_log_to(err),
+        ),
+        SUMMARY_FILE,
+        format_summary,
+        out,
+        err,
+    )
 
 
 def cmd_plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -329,7 +344,6 @@ def cmd_plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import json
     import os
 
     # The probes' fits (decoders, logistic regressions) multiply small matrices, where OpenBLAS
@@ -338,14 +352,10 @@ def cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # process); an explicit OPENBLAS_NUM_THREADS wins.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-    from metarl.envs.validation import ConfigError
-    from metarl.runner.checkpointing import CheckpointError
-    from metarl.runner.run_dir import RunDirError
+    from metarl.probes.run_probes import SUMMARY_FILE, format_probe_summary, probe_run
 
-    try:
-        from metarl.probes.run_probes import SUMMARY_FILE, format_probe_summary, probe_run
-
-        directories = probe_run(
+    return _write_result_summaries(
+        lambda: probe_run(
             args.run_dir,
             probes=args.probe,
             checkpoint=args.checkpoint,
@@ -353,17 +363,13 @@ def cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             seed=args.seed,
             seed_index=args.seed_index,
             plot=not args.no_plot,
-            log=lambda message: (err.write(f"metarl: {message}\n"), err.flush()),
-        )
-    except (ConfigError, RunDirError) as error:
-        return _fail(err, EXIT_CONFIG, str(error))
-    except CheckpointError as error:
-        return _fail(err, EXIT_CHECKPOINT, str(error))
-    for directory in directories:
-        summary = json.loads((directory / SUMMARY_FILE).read_text())
-        out.write(format_probe_summary(summary) + "\n")
-        out.write(f"written: {directory}/\n\n")
-    return EXIT_OK
+            log=_log_to(err),
+        ),
+        SUMMARY_FILE,
+        format_probe_summary,
+        out,
+        err,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
