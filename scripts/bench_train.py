@@ -85,6 +85,17 @@ def default_case(updates: int) -> ExperimentConfig:
     return dataclasses.replace(DEFAULT_CONFIG, run=run)
 
 
+def default_case_resized(num_envs: int, rollout_length: int, updates: int) -> ExperimentConfig:
+    """The default experiment with another batch shape (the issue's 64/512 envs x 128 steps)."""
+    run = dataclasses.replace(
+        DEFAULT_CONFIG.run,
+        num_envs=num_envs,
+        rollout_length=rollout_length,
+        updates_per_chunk=updates,
+    )
+    return dataclasses.replace(DEFAULT_CONFIG, run=run)
+
+
 def ppo_case(num_envs: int, updates: int) -> ExperimentConfig:
     return ExperimentConfig(
         name="bench_ppo_gru128",
@@ -400,6 +411,16 @@ def main() -> None:
             f"{steps / np.median(seconds):,.0f} env steps/s (best {steps / seconds.min():,.0f}), "
             f"compile {compile_s:.1f} s"
         )
+        for num_envs in args.envs:
+            run, steps, compile_s = compile_ours(
+                default_case_resized(num_envs, PPO_ROLLOUT, max(1, args.default_updates // 4))
+            )
+            (seconds,) = interleaved([run], args.repeats)
+            print(
+                f"default experiment at {num_envs} envs x {PPO_ROLLOUT} steps: "
+                f"{steps / np.median(seconds):,.0f} env steps/s (best {steps / seconds.min():,.0f}), "
+                f"compile {compile_s:.1f} s"
+            )
 
     if args.only in ("", "ppo"):
         print(
