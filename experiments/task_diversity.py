@@ -53,12 +53,21 @@ is one point of the sweep (N = 16), so ``metarl train task_diversity`` trains it
 alone; the sweep script sets ``env.overrides.num_tasks`` for each N.
 """
 
-from metarl.config import AgentConfig, AlgoConfig, EnvConfig, ExperimentConfig, RunConfig
+import dataclasses
+from pathlib import Path
+
+from metarl.config import EnvConfig
+from metarl.experiments import load_experiment
+
+# The agent and A2C hyperparameters are bandit_default's tuned ones, read from that
+# file so the sweep and the default experiment cannot drift apart.
+_DEFAULT = load_experiment(str(Path(__file__).with_name("bandit_default.py")))
 
 SWEEP_NUM_TASKS = (1, 4, 16, 64, 256, None)
 """Training-pool sizes N the sweep trains, in order; None is infinitely many tasks."""
 
-CONFIG = ExperimentConfig(
+CONFIG = dataclasses.replace(
+    _DEFAULT,
     name="task_diversity",
     description=(
         "Task-diversity sweep point (N=16 of 1, 4, 16, 64, 256, inf; run all with "
@@ -70,27 +79,9 @@ CONFIG = ExperimentConfig(
         name="bandit-bernoulli-v0",
         overrides={"num_arms": 5, "horizon": 100, "num_tasks": 16, "task_seed": 0},
     ),
-    agent=AgentConfig(core="gru", hidden_size=64, embed_size=0),
-    algo=AlgoConfig(
-        name="a2c",
-        learning_rate=3e-3,
-        lr_schedule="linear",
-        optimizer="adam",
-        gamma=0.9,
-        gae_lambda=1.0,
-        entropy_coef=0.05,
-        entropy_coef_final=0.0,
-        value_coef=0.5,
-        max_grad_norm=0.5,
-    ),
     # 20M env steps = 3906 updates of 256 x 20, run as 10 chunks of 400 (20.5M);
     # a checkpoint every 2 chunks (about 4M env steps) is what a killed sweep resumes from.
-    run=RunConfig(
-        num_envs=256,
-        rollout_length=20,
-        total_env_steps=20_000_000,
-        num_seeds=1,
-        updates_per_chunk=400,
-        checkpoint_every_chunks=2,
+    run=dataclasses.replace(
+        _DEFAULT.run, total_env_steps=20_000_000, checkpoint_every_chunks=2
     ),
 )
