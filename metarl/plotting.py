@@ -33,7 +33,7 @@ _REFERENCE_COLORS = [
 ]
 
 
-def _pyplot():
+def agg_pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display, same pixels everywhere
@@ -241,7 +241,7 @@ def _numbers_panel(ax, summary: dict) -> None:
 
 def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
     """Draw ``learning_curves.{png,pdf}`` in an eval suite directory from its files."""
-    plt = _pyplot()
+    plt = agg_pyplot()
     directory = Path(directory)
     summary = json.loads((directory / "summary.json").read_text())
     with np.load(directory / "curves.npz") as data:
@@ -308,22 +308,26 @@ def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf
         f"eval seed {summary['seed']}",
         fontsize=10,
     )
+    return save_figure(fig, directory, FIGURE_NAME, formats)
+
+
+def save_figure(fig, directory: Path, name: str, formats: tuple[str, ...]) -> list[Path]:
+    """Write ``directory/name.<fmt>`` for each format, close ``fig``; the paths written.
+
+    No creation dates or software versions go into the files, so the same inputs
+    give the same bytes.
+    """
+    fixed_metadata = {
+        "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+        "png": {"Software": None},
+    }
     written = []
     for fmt in formats:
-        path = directory / f"{FIGURE_NAME}.{fmt}"
-        fig.savefig(path, dpi=110, metadata=_fixed_metadata(fmt))
+        path = Path(directory) / f"{name}.{fmt}"
+        fig.savefig(path, dpi=110, metadata=fixed_metadata.get(fmt, {}))
         written.append(path)
-    plt.close(fig)
+    agg_pyplot().close(fig)
     return written
-
-
-def _fixed_metadata(fmt: str) -> dict:
-    # No creation dates / software versions in the files: the same inputs give the same bytes.
-    if fmt == "pdf":
-        return {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
-    if fmt == "png":
-        return {"Software": None}
-    return {}
 
 
 def plot_training(run_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
@@ -335,7 +339,7 @@ def plot_training(run_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")
     records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
     if not records:
         return []
-    plt = _pyplot()
+    plt = agg_pyplot()
     steps = np.array([r["env_steps"] for r in records], np.float64)
     keys = [k for k in ("mean_episode_return", "mean_regret_per_step", "entropy") if records[0].get(k) is not None]
     labels = {
@@ -358,13 +362,7 @@ def plot_training(run_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")
     fig.suptitle(f"{run_dir.name}: training ({detail}; one point per logged chunk)", fontsize=10)
     out_dir = run_dir / "plots"
     out_dir.mkdir(exist_ok=True)
-    written = []
-    for fmt in formats:
-        path = out_dir / f"{TRAINING_FIGURE}.{fmt}"
-        fig.savefig(path, dpi=110, metadata=_fixed_metadata(fmt))
-        written.append(path)
-    plt.close(fig)
-    return written
+    return save_figure(fig, out_dir, TRAINING_FIGURE, formats)
 
 
 def eval_dirs(run_dir: str | Path) -> list[Path]:

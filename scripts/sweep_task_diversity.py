@@ -715,11 +715,9 @@ def plot_sweep(
     summary: dict[str, Any], out_dir: Path, formats: Sequence[str] = ("png", "pdf")
 ) -> list[Path]:
     """The sweep figure from ``sweep_summary.json``'s contents; returns the files written."""
-    import matplotlib
+    from metarl.plotting import agg_pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = agg_pyplot()
     points = summary["points"]
     labels = [p["num_tasks"] for p in points]
     xs, ticks = x_positions(labels)
@@ -846,20 +844,7 @@ def plot_sweep(
     )
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt in formats:
-        path = out_dir / f"{FIGURE_NAME}.{fmt}"
-        fig.savefig(path, dpi=110, metadata=_FIXED_METADATA.get(fmt, {}))
-        written.append(path)
-    plt.close(fig)
-    return written
-
-
-# No creation dates / software versions in the files: the same summary gives the same bytes.
-_FIXED_METADATA = {
-    "png": {"Software": None},
-    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
-}
+    return save_figure(fig, out_dir, FIGURE_NAME, tuple(formats))
 
 
 # ------------------------------------------------------------------------------ main

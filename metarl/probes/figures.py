@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metarl.plotting import _CHECKPOINT_COLOR, _REFERENCE_COLORS, _fixed_metadata, _pyplot
+from metarl.plotting import _CHECKPOINT_COLOR, _REFERENCE_COLORS, agg_pyplot, save_figure
 from metarl.probes.run_probes import STRAIGHT_DETOUR
 
 CHECKPOINT = "checkpoint"
@@ -469,7 +469,7 @@ def plot_probe_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pd
             arrays = {k: data[k] for k in data.files}
     probe = summary["probe"]
     draw, size = _FIGURES[probe]
-    plt = _pyplot()
+    plt = agg_pyplot()
     fig = plt.figure(figsize=size, layout="constrained")
     draw(fig, summary, arrays)
     checkpoint = summary["checkpoint"]
@@ -481,10 +481,4 @@ def plot_probe_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pd
         f"{summary['env']['probe_suite_description']}",
         fontsize=10,
     )
-    written = []
-    for fmt in formats:
-        path = directory / f"{probe}.{fmt}"
-        fig.savefig(path, dpi=110, metadata=_fixed_metadata(fmt))
-        written.append(path)
-    plt.close(fig)
-    return written
+    return save_figure(fig, directory, probe, formats)
