@@ -7,8 +7,9 @@ from metarl.envs import catalog as _catalog  # noqa: F401  (registers the famili
 from metarl.envs.distributions import build_task_pools, draw_task
 from metarl.envs.drift import DriftParams, make_drift
 from metarl.envs.registry import allowed_overrides, env_config, make, register, registered_names
-from metarl.envs.validation import ConfigError
 from metarl.envs.wrappers import RL2Wrapper
+
+from metarl.errors import ConfigError
 
 __all__ = [
     "ConfigError",

@@ -23,7 +23,8 @@ from metarl.envs.drift import (
     uniforms_needed,
 )
 from metarl.envs.key_hash import key_uniforms
-from metarl.envs.validation import ConfigError, check_choice, check_range
+
+from metarl.errors import ConfigError, check_choice, check_range
 
 REWARD_TYPES = ("bernoulli", "gaussian")
 PRIORS = ("uniform", "beta", "dependent")
@@ -191,7 +192,12 @@ class Bandit(environment.Environment[BanditState, BanditParams]):
         reset_state = BanditState(time=jnp.int32(0), task=fresh_task, task_id=fresh_id)
         next_state = jax.tree.map(lambda r, s: jnp.where(truncated, r, s), reset_state, stepped)
         obs = jnp.where(truncated, self.get_obs(reset_state, params), obs_stepped)
-        info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": obs_stepped}
+        info = {
+            **info,
+            "terminated": terminated,
+            "truncated": truncated,
+            "final_observation": obs_stepped,
+        }
         return obs, next_state, reward, terminated, truncated, info
 
     def get_obs(self, state: BanditState, params: BanditParams, key=None) -> jax.Array:
@@ -260,7 +266,9 @@ def build_bandit(config: BanditConfig, owner: str) -> tuple[Bandit, BanditParams
     check_choice(owner, "reward_type", config.reward_type, REWARD_TYPES)
     check_choice(owner, "prior", config.prior, PRIORS)
     if config.prior == "dependent" and config.num_arms != 2:
-        raise ConfigError(f"{owner}: field 'prior' = 'dependent' needs num_arms = 2, got {config.num_arms}")
+        raise ConfigError(
+            f"{owner}: field 'prior' = 'dependent' needs num_arms = 2, got {config.num_arms}"
+        )
     check_range(owner, "prior_a", config.prior_a, 0.0, low_inclusive=False)
     check_range(owner, "prior_b", config.prior_b, 0.0, low_inclusive=False)
     check_range(owner, "reward_noise", config.reward_noise, 0.0)
@@ -294,8 +302,11 @@ def build_bandit(config: BanditConfig, owner: str) -> tuple[Bandit, BanditParams
         prior=config.prior,
     )
     pool = distributions.pool_for_split(
-        lambda k: env.sample_prior(k, params), num_tasks, config.task_seed, config.held_out_size, config.split
+        lambda k: env.sample_prior(k, params),
+        num_tasks,
+        config.task_seed,
+        config.held_out_size,
+        config.split,
     )
     params = params.replace(task_pool=pool)
     return env, params
-

@@ -21,7 +21,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from metarl.envs.validation import ConfigError
+
+from metarl.errors import ConfigError
 
 SPLITS = ("train", "held_out")
 INFINITE = None  # num_tasks=None means a fresh prior draw every episode
@@ -135,7 +136,9 @@ def pool_for_split(
         if num_tasks is None:
             return None
         root = jax.random.PRNGKey(task_seed)
-        return _draw_distinct(sample_prior, jax.random.fold_in(root, _TRAIN_STREAM), num_tasks, set(), "training")
+        return _draw_distinct(
+            sample_prior, jax.random.fold_in(root, _TRAIN_STREAM), num_tasks, set(), "training"
+        )
     return select_pool(*build_task_pools(sample_prior, num_tasks, task_seed, held_out_size), split)
 
 

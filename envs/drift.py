@@ -24,7 +24,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from flax import struct
-from metarl.envs.validation import ConfigError, check_choice, check_range
+
+from metarl.errors import ConfigError, check_choice, check_range
 
 DRIFT_KINDS = ("random_walk", "change_point", "reversal")
 WALK_SPACES = ("logit", "bounded")
@@ -86,16 +87,25 @@ def make_drift(
     check_range(owner, "walk_low", walk_low, 0.0, 1.0)
     check_range(owner, "walk_high", walk_high, 0.0, 1.0)
     if walk_low >= walk_high:
-        raise ConfigError(f"{owner}: field 'walk_low' = {walk_low} must be below walk_high = {walk_high}")
+        raise ConfigError(
+            f"{owner}: field 'walk_low' = {walk_low} must be below walk_high = {walk_high}"
+        )
     check_range(owner, "reversal_period", reversal_period, 0, integer=True)
     check_range(owner, "reversal_hazard", reversal_hazard, 0.0, 1.0)
     for step in reversal_steps:
         check_range(owner, "reversal_steps", step, 0, integer=True)
     if "random_walk" in kinds and volatility == 0.0:
-        raise ConfigError(f"{owner}: field 'volatility' must be > 0 when drift includes 'random_walk'")
+        raise ConfigError(
+            f"{owner}: field 'volatility' must be > 0 when drift includes 'random_walk'"
+        )
     if "change_point" in kinds and hazard == 0.0:
         raise ConfigError(f"{owner}: field 'hazard' must be > 0 when drift includes 'change_point'")
-    if "reversal" in kinds and not reversal_steps and reversal_period == 0 and reversal_hazard == 0.0:
+    if (
+        "reversal" in kinds
+        and not reversal_steps
+        and reversal_period == 0
+        and reversal_hazard == 0.0
+    ):
         raise ConfigError(
             f"{owner}: drift 'reversal' needs 'reversal_steps' (e.g. (50,)), 'reversal_period' > 0 "
             "or 'reversal_hazard' > 0"

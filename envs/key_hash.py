@@ -43,7 +43,6 @@ def key_words(key: jax.Array, count: int, stream: int = 0) -> jax.Array:
     return _mix32(seed + counter)
 
 
-
 def key_uniforms(key: jax.Array, count: int, stream: int = 0) -> jax.Array:
     """``count`` float32 uniforms in [0, 1) from ``key_words`` (24 random bits each)."""
     words = key_words(key, count, stream)

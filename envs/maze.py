@@ -89,7 +89,8 @@ from metarl.envs.drift import (
     make_drift,
     uniforms_needed,
 )
-from metarl.envs.validation import ConfigError, check_choice, check_range
+
+from metarl.errors import ConfigError, check_choice, check_range
 
 ACTIONS = ("up", "right", "down", "left")
 MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])  # MetaMaze's order

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from metarl.envs.validation import ConfigError
+from metarl.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -56,7 +56,8 @@ from gymnax.environments import environment, spaces
 from metarl.envs import distributions
 from metarl.envs.drift import DriftParams, apply_drift_uniform, make_drift, uniforms_needed
 from metarl.envs.key_hash import key_words
-from metarl.envs.validation import ConfigError, check_choice, check_range
+
+from metarl.errors import ConfigError, check_choice, check_range
 
 VIEWS = ("egocentric", "full")
 OBS_FORMATS = ("grid", "flat")

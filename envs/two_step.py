@@ -54,7 +54,8 @@ from flax import struct
 from gymnax.environments import environment, spaces
 from metarl.envs import distributions
 from metarl.envs.drift import DriftParams, apply_drift, make_drift, random_walk
-from metarl.envs.validation import ConfigError, check_choice, check_range
+
+from metarl.errors import ConfigError, check_choice, check_range
 
 VARIANTS = ("wang", "daw")
 NUM_STATES = 3  # first stage, second stage A, second stage B

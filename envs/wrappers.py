@@ -35,7 +35,9 @@ class RL2Wrapper(GymnaxWrapper):
         super().__init__(env)
         action_space = env.action_space(env.default_params)
         if not isinstance(action_space, spaces.Discrete):
-            raise ValueError(f"RL2Wrapper needs a Discrete action space, got {type(action_space).__name__}")
+            raise ValueError(
+                f"RL2Wrapper needs a Discrete action space, got {type(action_space).__name__}"
+            )
         self.num_actions_rl2 = int(action_space.n)
 
     def observation_size(self, params) -> int:

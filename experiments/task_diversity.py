@@ -81,7 +81,5 @@ CONFIG = dataclasses.replace(
     ),
     # 20M env steps = 3906 updates of 256 x 20, run as 10 chunks of 400 (20.5M);
     # a checkpoint every 2 chunks (about 4M env steps) is what a killed sweep resumes from.
-    run=dataclasses.replace(
-        _DEFAULT.run, total_env_steps=20_000_000, checkpoint_every_chunks=2
-    ),
+    run=dataclasses.replace(_DEFAULT.run, total_env_steps=20_000_000, checkpoint_every_chunks=2),
 )

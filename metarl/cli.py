@@ -103,19 +103,29 @@ def _add_eval_parser(commands) -> None:
             "Exit codes: 2 bad arguments/suite/run dir, 4 unusable or mismatched checkpoint."
         ),
     )
-    evaluate.add_argument("run_dir", help="the run directory (as given to 'metarl train --run-dir')")
+    evaluate.add_argument(
+        "run_dir", help="the run directory (as given to 'metarl train --run-dir')"
+    )
     evaluate.add_argument(
         "--checkpoint", default="latest", help="'latest' (default), 'best', or an update number"
     )
-    evaluate.add_argument("--suite", default="train", help="suite name, comma list, or 'all' (default: train)")
-    evaluate.add_argument("--episodes", type=int, default=4096, help="episodes per suite (default 4096)")
-    evaluate.add_argument("--seed", type=int, default=0, help="evaluation seed: tasks, rewards, actions (default 0)")
+    evaluate.add_argument(
+        "--suite", default="train", help="suite name, comma list, or 'all' (default: train)"
+    )
+    evaluate.add_argument(
+        "--episodes", type=int, default=4096, help="episodes per suite (default 4096)"
+    )
+    evaluate.add_argument(
+        "--seed", type=int, default=0, help="evaluation seed: tasks, rewards, actions (default 0)"
+    )
     evaluate.add_argument(
         "--references",
         default="all",
         help="reference agents: 'all' (default), 'none' (random only), or a comma list of names",
     )
-    evaluate.add_argument("--greedy", action="store_true", help="the checkpoint acts greedily (default: sampled)")
+    evaluate.add_argument(
+        "--greedy", action="store_true", help="the checkpoint acts greedily (default: sampled)"
+    )
     evaluate.add_argument("--no-plot", action="store_true", help="write the files but no figures")
 
 
@@ -150,14 +160,26 @@ def _add_probe_parser(commands) -> None:
         ),
     )
     probe.add_argument("run_dir", help="the run directory (as given to 'metarl train --run-dir')")
-    probe.add_argument("--probe", default="all", help="'all' (default), a probe name, or a comma list")
+    probe.add_argument(
+        "--probe", default="all", help="'all' (default), a probe name, or a comma list"
+    )
     probe.add_argument(
         "--checkpoint", default="latest", help="'latest' (default), 'best', or an update number"
     )
-    probe.add_argument("--episodes", type=int, default=256, help="episodes per agent and condition (default 256)")
-    probe.add_argument("--seed", type=int, default=0, help="probe seed: tasks, rewards, actions, splits (default 0)")
     probe.add_argument(
-        "--seed-index", type=int, default=0, help="which training seed's params to probe (default 0)"
+        "--episodes", type=int, default=256, help="episodes per agent and condition (default 256)"
+    )
+    probe.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="probe seed: tasks, rewards, actions, splits (default 0)",
+    )
+    probe.add_argument(
+        "--seed-index",
+        type=int,
+        default=0,
+        help="which training seed's params to probe (default 0)",
     )
     probe.add_argument("--no-plot", action="store_true", help="write the files but no figures")
 
@@ -222,7 +244,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return _fail(err, EXIT_CONFIG, str(error))
         distributed.initialize(settings)
 
-    from metarl.envs.validation import ConfigError
+    from metarl.errors import ConfigError
     from metarl.runner.run_dir import RunDirError
 
     try:
@@ -270,7 +292,7 @@ def _write_result_summaries(run, summary_file: str, formatter, out: TextIO, err:
     """Run ``run() -> [result dirs]`` mapping config/checkpoint errors to exit codes; print summaries."""
     import json
 
-    from metarl.envs.validation import ConfigError
+    from metarl.errors import ConfigError
     from metarl.runner.checkpointing import CheckpointError
     from metarl.runner.run_dir import RunDirError
 

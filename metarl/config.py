@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from metarl.envs.validation import ConfigError, check_choice, check_range
+from metarl.errors import ConfigError, check_choice, check_range
 
 CORES = ("gru", "lstm", "mlp", "transformer")
 ALGORITHMS = ("a2c", "ppo")
@@ -119,7 +119,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     if agent.core == "transformer":
         check_range("config", "agent.transformer_layers", agent.transformer_layers, 1, integer=True)
         check_range("config", "agent.transformer_heads", agent.transformer_heads, 1, integer=True)
-        check_range("config", "agent.transformer_context", agent.transformer_context, 1, integer=True)
+        check_range(
+            "config", "agent.transformer_context", agent.transformer_context, 1, integer=True
+        )
         if agent.hidden_size % agent.transformer_heads:
             raise ConfigError(
                 f"config: field 'agent.hidden_size' = {agent.hidden_size} must be divisible by "
@@ -145,7 +147,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     check_range("config", "run.num_seeds", run.num_seeds, 1, integer=True)
     check_range("config", "run.seed", run.seed, 0, integer=True)
     check_range("config", "run.updates_per_chunk", run.updates_per_chunk, 1, integer=True)
-    check_range("config", "run.checkpoint_every_chunks", run.checkpoint_every_chunks, 1, integer=True)
+    check_range(
+        "config", "run.checkpoint_every_chunks", run.checkpoint_every_chunks, 1, integer=True
+    )
     check_range("config", "run.keep_checkpoints", run.keep_checkpoints, 1, integer=True)
     if algo.name == "ppo" and run.num_envs % algo.num_minibatches:
         raise ConfigError(
@@ -159,7 +163,10 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
 
         if config.env.name not in gymnax.registered_envs:
             check_choice(
-                "config", "env.name", config.env.name, envs.registered_names() + ["<any gymnax name>"]
+                "config",
+                "env.name",
+                config.env.name,
+                envs.registered_names() + ["<any gymnax name>"],
             )
     else:
         envs.env_config(config.env.name, **config.env.overrides)

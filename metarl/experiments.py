@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from metarl.config import ExperimentConfig, validate
-from metarl.envs.validation import ConfigError
+from metarl.errors import ConfigError
 
 EXPERIMENTS_ENV_VAR = "METARL_EXPERIMENTS_DIR"
 _NONE_WORDS = ("none", "null")

@@ -28,8 +28,17 @@ RANDOM = "random"
 _CHECKPOINT_COLOR = "#1f4e9c"
 # tab10 without its blue (the checkpoint) and grey (random), then a few darker extras.
 _REFERENCE_COLORS = [
-    "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
-    "#393b79", "#637939", "#843c39",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#637939",
+    "#843c39",
 ]
 
 
@@ -78,7 +87,9 @@ def _band(ax, x, curves, key: str, name: str, references: list[str]) -> bool:
         sparse = counts < max(MIN_EPISODES_PER_POINT, MIN_FRACTION_PER_POINT * counts.max())
         mean, low, high = (np.where(sparse, np.nan, a) for a in (mean, low, high))
     ax.plot(x[: len(mean)], mean, **style)
-    ax.fill_between(x[: len(mean)], low, high, color=style["color"], alpha=0.2, lw=0, zorder=style["zorder"] - 1)
+    ax.fill_between(
+        x[: len(mean)], low, high, color=style["color"], alpha=0.2, lw=0, zorder=style["zorder"] - 1
+    )
     return True
 
 
@@ -92,7 +103,16 @@ def _mark_change(ax, summary: dict, unit: str) -> None:
         return
     # Point p (0-based) is drawn at x = p + 1; the change follows point `change`.
     ax.axvline(change + 1.5, color="0.3", lw=0.9, ls=":", zorder=1)
-    ax.text(change + 1.5, 0.98, " change", transform=ax.get_xaxis_transform(), va="top", ha="left", fontsize=8, color="0.3")
+    ax.text(
+        change + 1.5,
+        0.98,
+        " change",
+        transform=ax.get_xaxis_transform(),
+        va="top",
+        ha="left",
+        fontsize=8,
+        color="0.3",
+    )
 
 
 def _seed_lines(ax, x, curves, key: str) -> None:
@@ -101,12 +121,18 @@ def _seed_lines(ax, x, curves, key: str) -> None:
         mean = curves[f"{CHECKPOINT}_seed{index}/{key}/mean"]
         counts = curves.get(f"{CHECKPOINT}_seed{index}/{key}/episodes")
         if counts is not None and counts.max() > 0:
-            mean = np.where(counts < max(MIN_EPISODES_PER_POINT, MIN_FRACTION_PER_POINT * counts.max()), np.nan, mean)
+            mean = np.where(
+                counts < max(MIN_EPISODES_PER_POINT, MIN_FRACTION_PER_POINT * counts.max()),
+                np.nan,
+                mean,
+            )
         ax.plot(x[: len(mean)], mean, color=_CHECKPOINT_COLOR, lw=0.7, alpha=0.45, zorder=4)
         index += 1
 
 
-def _curve_panel(ax, summary, curves, key, names, references, unit, ylabel, title, oracle=False) -> None:
+def _curve_panel(
+    ax, summary, curves, key, names, references, unit, ylabel, title, oracle=False
+) -> None:
     points = len(curves[f"{CHECKPOINT}/{key}/mean"])
     x = np.arange(1, points + 1)
     for name in reversed(names):
@@ -149,9 +175,10 @@ def _recovery_panel(ax, summary, curves, names, references) -> None:
         text = "checkpoint: no pre-change margin over random to regain"
     else:
         text = "checkpoint: 90% of its margin over random (dashed) not regained"
-    measure = {"optimal_action": "P(optimal action)", "expected_reward": "expected reward per step"}.get(
-        info["measure"], "reward per step"
-    )
+    measure = {
+        "optimal_action": "P(optimal action)",
+        "expected_reward": "expected reward per step",
+    }.get(info["measure"], "reward per step")
     if summary["curve"]["unit"] == "trial":
         measure += " (trial mean)"
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -188,7 +215,10 @@ def _totals_panel(ax, summary, names, references) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("total reward per episode (mean, 95% CI)")
     ax.set_title("episode total", fontsize=10)
-    totals = [summary["agents"][n].get("total_reward") or summary["agents"][n]["total_expected_reward"] for n in rows]
+    totals = [
+        summary["agents"][n].get("total_reward") or summary["agents"][n]["total_expected_reward"]
+        for n in rows
+    ]
     ends = [t["mean"] for t in totals] + [v for t in totals for v in t["ci95"] if v is not None]
     low, high = min(0.0, min(ends)), max(0.0, max(ends))
     pad = 0.2 * max(high - low, 1e-9)  # room for the value labels
@@ -217,26 +247,47 @@ def _numbers_panel(ax, summary: dict) -> None:
     lines = [f"checkpoint, update {summary['checkpoint']['update']} (95% CI over episodes)", ""]
     lines.append(f"total reward           {_format_interval(mine.get('total_reward'))}")
     if ORACLE in agents:
-        lines.append(f"oracle (expected)      {_format_interval(agents[ORACLE].get('total_expected_reward'))}")
+        lines.append(
+            f"oracle (expected)      {_format_interval(agents[ORACLE].get('total_expected_reward'))}"
+        )
     if RANDOM in agents:
-        lines.append(f"random                 {_format_interval(agents[RANDOM].get('total_reward'))}")
+        lines.append(
+            f"random                 {_format_interval(agents[RANDOM].get('total_reward'))}"
+        )
     best = max(
-        (n for n in agents if n not in (CHECKPOINT, ORACLE, RANDOM) and not n.startswith(f"{CHECKPOINT}_seed")),
+        (
+            n
+            for n in agents
+            if n not in (CHECKPOINT, ORACLE, RANDOM) and not n.startswith(f"{CHECKPOINT}_seed")
+        ),
         key=lambda n: agents[n]["total_reward"]["mean"],
         default=None,
     )
     if best is not None:
-        lines.append(f"minus {best.replace('_', ' ')[:16]:16s} {_format_interval(agents[best].get('checkpoint_minus_this'), signed=True)}")
+        lines.append(
+            f"minus {best.replace('_', ' ')[:16]:16s} {_format_interval(agents[best].get('checkpoint_minus_this'), signed=True)}"
+        )
     lines.append(f"in-context improvement {_format_interval(mine.get('in_context_improvement'))}")
     lines.append(f"area / oracle's area   {_format_interval(mine.get('area_fraction_of_oracle'))}")
     if "total_regret" in mine:
         lines.append(f"total regret           {_format_interval(mine.get('total_regret'))}")
     if "optimal_action_rate" in mine:
-        lines.append(f"P(optimal), last 10%   {_format_interval(mine.get('late_optimal_action_rate'))}")
+        lines.append(
+            f"P(optimal), last 10%   {_format_interval(mine.get('late_optimal_action_rate'))}"
+        )
     seeds = mine.get("over_training_seeds", {}).get("total_reward")
     if seeds and seeds.get("seeds", 1) > 1:
         lines.append(f"total over {seeds['seeds']} seeds (t)  {_format_interval(seeds)}")
-    ax.text(0.0, 0.95, "\n".join(lines), transform=ax.transAxes, va="top", ha="left", fontsize=8.5, family="monospace")
+    ax.text(
+        0.0,
+        0.95,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        va="top",
+        ha="left",
+        fontsize=8.5,
+        family="monospace",
+    )
 
 
 def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
@@ -265,7 +316,9 @@ def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf
 
     columns = 3
     rows = math.ceil((len(panels) + 1) / columns)  # + 1: a slot for the legend
-    fig, axes = plt.subplots(rows, columns, figsize=(5.0 * columns, 3.8 * rows + 0.6), layout="constrained")
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(5.0 * columns, 3.8 * rows + 0.6), layout="constrained"
+    )
     axes = np.atleast_1d(axes).ravel()
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
@@ -274,30 +327,89 @@ def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf
         _numbers_panel(axes[len(panels) + 1], summary)
     for ax, panel in zip(axes, panels, strict=False):
         if panel == "reward":
-            _curve_panel(ax, summary, curves, "reward", names, references, "step", "mean reward per step", "reward per step (learning after freeze)", oracle=True)
+            _curve_panel(
+                ax,
+                summary,
+                curves,
+                "reward",
+                names,
+                references,
+                "step",
+                "mean reward per step",
+                "reward per step (learning after freeze)",
+                oracle=True,
+            )
             handles, labels = ax.get_legend_handles_labels()
         elif panel == "trial_reward":
-            _curve_panel(ax, summary, curves, "trial_reward", names, references, "trial", "mean reward per trial", "reward per trial (learning after freeze)", oracle=True)
+            _curve_panel(
+                ax,
+                summary,
+                curves,
+                "trial_reward",
+                names,
+                references,
+                "trial",
+                "mean reward per trial",
+                "reward per trial (learning after freeze)",
+                oracle=True,
+            )
             handles, labels = ax.get_legend_handles_labels()
         elif panel == "optimal_action":
-            _curve_panel(ax, summary, curves, "optimal_action", names, references, unit, "P(optimal action)", "probability of the optimal action" + (" (trial mean)" if unit == "trial" else ""))
+            _curve_panel(
+                ax,
+                summary,
+                curves,
+                "optimal_action",
+                names,
+                references,
+                unit,
+                "P(optimal action)",
+                "probability of the optimal action" + (" (trial mean)" if unit == "trial" else ""),
+            )
             ax.set_ylim(0, 1.02)
         elif panel == "cumulative_regret":
-            _curve_panel(ax, summary, curves, "cumulative_regret", names, references, "step", "cumulative regret (reward units)", "cumulative regret (expected)")
+            _curve_panel(
+                ax,
+                summary,
+                curves,
+                "cumulative_regret",
+                names,
+                references,
+                "step",
+                "cumulative regret (reward units)",
+                "cumulative regret (expected)",
+            )
         elif panel == "trial_length":
-            _curve_panel(ax, summary, curves, "trial_length", names, references, "trial", "steps to finish the trial", "steps per completed trial (episodes that complete it)")
+            _curve_panel(
+                ax,
+                summary,
+                curves,
+                "trial_length",
+                names,
+                references,
+                "trial",
+                "steps to finish the trial",
+                "steps per completed trial (episodes that complete it)",
+            )
         elif panel == "recovery":
             _recovery_panel(ax, summary, curves, names, references)
         else:
             _totals_panel(ax, summary, names, references)
 
     order = [_style(n, references)["label"] for n in [*names, ORACLE]]
-    pairs = sorted(zip(labels, handles, strict=True), key=lambda p: order.index(p[0]) if p[0] in order else 99)
+    pairs = sorted(
+        zip(labels, handles, strict=True), key=lambda p: order.index(p[0]) if p[0] in order else 99
+    )
     legend_ax.set_visible(True)
     legend_ax.axis("off")
     legend_ax.legend(
-        [h for _, h in pairs], [lab for lab, _ in pairs], loc="center", fontsize=9, frameon=False,
-        title="agents (bands: 95% bootstrap CI)", title_fontsize=9,
+        [h for _, h in pairs],
+        [lab for lab, _ in pairs],
+        loc="center",
+        fontsize=9,
+        frameon=False,
+        title="agents (bands: 95% bootstrap CI)",
+        title_fontsize=9,
     )
     checkpoint = summary["checkpoint"]
     suite = summary["suite"]
@@ -341,7 +453,11 @@ def plot_training(run_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")
         return []
     plt = agg_pyplot()
     steps = np.array([r["env_steps"] for r in records], np.float64)
-    keys = [k for k in ("mean_episode_return", "mean_regret_per_step", "entropy") if records[0].get(k) is not None]
+    keys = [
+        k
+        for k in ("mean_episode_return", "mean_regret_per_step", "entropy")
+        if records[0].get(k) is not None
+    ]
     labels = {
         "mean_episode_return": "mean episode return",
         "mean_regret_per_step": "regret per step (reward units)",
@@ -349,7 +465,13 @@ def plot_training(run_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")
     }
     fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.4), constrained_layout=True)
     for ax, key in zip(np.atleast_1d(axes), keys, strict=True):
-        per_seed = np.array([[np.nan if v is None else v for v in r.get(f"{key}_per_seed", [r[key]])] for r in records], np.float64)
+        per_seed = np.array(
+            [
+                [np.nan if v is None else v for v in r.get(f"{key}_per_seed", [r[key]])]
+                for r in records
+            ],
+            np.float64,
+        )
         if per_seed.shape[1] > 1:
             for seed in range(per_seed.shape[1]):
                 ax.plot(steps, per_seed[:, seed], lw=0.8, alpha=0.5, color=_CHECKPOINT_COLOR)
@@ -370,7 +492,9 @@ def eval_dirs(run_dir: str | Path) -> list[Path]:
     root = Path(run_dir) / "eval"
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if (p / "summary.json").is_file() and (p / "curves.npz").is_file())
+    return sorted(
+        p for p in root.iterdir() if (p / "summary.json").is_file() and (p / "curves.npz").is_file()
+    )
 
 
 def plot_run(run_dir: str | Path, suites: list[str] | None = None) -> list[Path]:

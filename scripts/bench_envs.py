@@ -31,7 +31,9 @@ def make_rollout(env, params, batch: int, steps: int):
 
     def rollout(key):
         reset_key, run_key = jax.random.split(key)
-        _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(reset_key, batch), params)
+        _, state = jax.vmap(env.reset, in_axes=(0, None))(
+            jax.random.split(reset_key, batch), params
+        )
 
         def one_step(carry, step_key):
             state, total = carry
@@ -44,7 +46,9 @@ def make_rollout(env, params, batch: int, steps: int):
             seen = sum(jnp.sum(leaf.astype(jnp.float32)) for leaf in jax.tree.leaves(obs))
             return (state, total + reward.sum() + seen), None
 
-        (_, total), _ = jax.lax.scan(one_step, (state, jnp.float32(0.0)), jax.random.split(run_key, steps))
+        (_, total), _ = jax.lax.scan(
+            one_step, (state, jnp.float32(0.0)), jax.random.split(run_key, steps)
+        )
         return total
 
     return rollout
@@ -88,22 +92,36 @@ def cases():
 EXTRA_CASES: list = [
     ("two-step-v0", "two-step (Wang), random reversals", None, None),
     ("two-step-daw-v0", "two-step (Daw), bounded random walk", None, None),
-    ("maze-v0", "maze 11x11 (5x5 cells)", "gymnax MetaMaze-misc", lambda: gymnax.make("MetaMaze-misc")),
-    ("maze-moving-goal-v0", "maze 11x11, goal change-points", "gymnax MetaMaze-misc", lambda: gymnax.make("MetaMaze-misc")),
+    (
+        "maze-v0",
+        "maze 11x11 (5x5 cells)",
+        "gymnax MetaMaze-misc",
+        lambda: gymnax.make("MetaMaze-misc"),
+    ),
+    (
+        "maze-moving-goal-v0",
+        "maze 11x11, goal change-points",
+        "gymnax MetaMaze-misc",
+        lambda: gymnax.make("MetaMaze-misc"),
+    ),
     ("rule-grid-v0", "rule grid 9x9 egocentric, 3 types", "xland-minigrid", None),
     ("rule-grid-full-v0", "rule grid 9x9 full view, 3 types", "xland-minigrid", None),
 ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batches", type=int, nargs="+", default=[1024, 8192])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="", help="substring filter on the case label")
     args = parser.parse_args()
     print(f"device: {jax.devices()[0].device_kind}, {os.cpu_count()} CPU cores, steps={args.steps}")
-    print(f"{'case':45s} {'batch':>6s} {'ours M/s':>9s} {'ref M/s':>8s} {'ratio':>6s} {'compile s':>9s}  reference")
+    print(
+        f"{'case':45s} {'batch':>6s} {'ours M/s':>9s} {'ref M/s':>8s} {'ratio':>6s} {'compile s':>9s}  reference"
+    )
     for label, (env, params), ref_label, ref in cases():
         if args.only and args.only not in label:
             continue
@@ -115,7 +133,10 @@ def main() -> None:
                 ratio, ref_text = ours / ref_rate, ref_label
             elif ref_label == "xland-minigrid":
                 ref_rate = XLAND_MINIGRID_9X9_STEPS_PER_S_AT_1024
-                ratio, ref_text = ours / ref_rate, "xland-minigrid 9x9 1-rule (0.42M/s at 1024, measured elsewhere)"
+                ratio, ref_text = (
+                    ours / ref_rate,
+                    "xland-minigrid 9x9 1-rule (0.42M/s at 1024, measured elsewhere)",
+                )
             print(
                 f"{label:45s} {batch:6d} {ours / 1e6:9.2f} {ref_rate / 1e6:8.2f} {ratio:6.2f} {compile_s:9.2f}  {ref_text}",
                 flush=True,

@@ -21,9 +21,9 @@ import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import metarl  # noqa: E402,F401
 import jax  # noqa: E402
 
+import metarl  # noqa: E402,F401
 from metarl import envs  # noqa: E402
 from metarl.evaluation import evaluate_policy, mean_interval, paired_difference  # noqa: E402
 from metarl.evaluation.agent_policy import agent_policy  # noqa: E402
@@ -32,10 +32,14 @@ from metarl.evaluation.run_eval import load_frozen_run  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run_dir")
     parser.add_argument("--episodes", type=int, default=5000)
-    parser.add_argument("--step", type=int, default=None, help="checkpoint update (default: latest)")
+    parser.add_argument(
+        "--step", type=int, default=None, help="checkpoint update (default: latest)"
+    )
     parser.add_argument("--seed-index", type=int, default=0, help="which training seed's params")
     parser.add_argument("--eval-seed", type=int, default=12345)
     args = parser.parse_args()
@@ -57,13 +61,19 @@ def main() -> None:
     ]:
         start = time.perf_counter()
         episodes = jax.jit(
-            lambda key, policy=policy: evaluate_policy(policy, env, env_params, key, args.episodes, horizon)
+            lambda key, policy=policy: evaluate_policy(
+                policy, env, env_params, key, args.episodes, horizon
+            )
         )(key)
         results[name] = jax.device_get(episodes.returns)
         mean, half = mean_interval(results[name])
-        print(f"{name:9s} mean total reward {mean:7.2f} +- {half:.2f}  ({time.perf_counter() - start:.1f}s)")
+        print(
+            f"{name:9s} mean total reward {mean:7.2f} +- {half:.2f}  ({time.perf_counter() - start:.1f}s)"
+        )
     diff, half = paired_difference(results["agent"], results["thompson"])
-    print(f"paired agent - thompson: {diff:+.2f} +- {half:.2f} (95%, {args.episodes} shared episodes)")
+    print(
+        f"paired agent - thompson: {diff:+.2f} +- {half:.2f} (95%, {args.episodes} shared episodes)"
+    )
     print(json.dumps({"checkpoint_update": step, "agent_minus_thompson": diff, "interval": half}))
 
 

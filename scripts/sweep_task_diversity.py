@@ -1015,8 +1015,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from metarl.envs.validation import ConfigError
-
+    from metarl.errors import ConfigError
     from metarl.runner.run_dir import RunDirError
 
     try:

@@ -589,7 +589,7 @@ def make_core(
         return TransformerCore(
             hidden_size, transformer_heads, transformer_layers, transformer_context
         )
-    from metarl.envs.validation import check_choice
+    from metarl.errors import check_choice
 
     check_choice("agent", "core", name, ("gru", "lstm", "mlp", "transformer"))
     raise AssertionError("unreachable")

@@ -16,7 +16,9 @@ def agent_policy(agent, params, greedy: bool = False) -> FunctionalPolicy:
     """
 
     def act(carry, inputs: PolicyInputs, key):
-        return agent.act(params, carry, inputs.observation, inputs.episode_start, key, greedy=greedy)
+        return agent.act(
+            params, carry, inputs.observation, inputs.episode_start, key, greedy=greedy
+        )
 
     def think(carry, inputs: PolicyInputs):
         carry = agent.core.reset(carry, inputs.episode_start)

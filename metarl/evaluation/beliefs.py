@@ -54,7 +54,9 @@ def update_beta_counts(
     )
 
 
-def beta_posterior_mean(counts: BetaCounts, prior_a: float = 1.0, prior_b: float = 1.0) -> jax.Array:
+def beta_posterior_mean(
+    counts: BetaCounts, prior_a: float = 1.0, prior_b: float = 1.0
+) -> jax.Array:
     """[B, k] posterior mean of each arm's success probability."""
     return (prior_a + counts.successes) / (prior_a + prior_b + counts.successes + counts.failures)
 
@@ -95,7 +97,9 @@ def update_task_log_posterior(
     Resets to the uniform prior at an episode start; no-op where ``prev_action`` is -1.
     """
     batch, num_tasks = log_posterior.shape
-    evidence = reward_log_likelihood(task_means, prev_action, prev_reward, reward_type, reward_noise)
+    evidence = reward_log_likelihood(
+        task_means, prev_action, prev_reward, reward_type, reward_noise
+    )
     updated = log_posterior + jnp.where((prev_action >= 0)[:, None], evidence, 0.0)
     updated = updated - jax.nn.logsumexp(updated, axis=-1, keepdims=True)
     return jnp.where(episode_start[:, None], uniform_task_log_posterior(batch, num_tasks), updated)

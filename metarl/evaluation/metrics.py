@@ -86,7 +86,9 @@ def trial_lengths(trial, trial_boundary, num_trials: int | None = None) -> np.nd
     return np.where(finished > 0, lengths, np.nan)
 
 
-def default_windows(length: int, fraction: float = WINDOW_FRACTION) -> tuple[tuple[int, int], tuple[int, int]]:
+def default_windows(
+    length: int, fraction: float = WINDOW_FRACTION
+) -> tuple[tuple[int, int], tuple[int, int]]:
     """(early, late) windows as [start, stop) index pairs: the first and last ``fraction`` of a curve."""
     width = max(1, int(round(fraction * length)))
     width = min(width, max(1, length // 2))
@@ -249,7 +251,9 @@ def recovery_time(
         min_margin = max(min_margin, min_margin_se * standard_error)
     steps = recovery_steps(curve, before, threshold, baseline_curve, min_margin)
     pre = float(np.nanmean(curve[:before])) if before > 0 and with_event else float("nan")
-    pre_baseline = float(np.nanmean(baseline_curve[:before])) if before > 0 and with_event else float("nan")
+    pre_baseline = (
+        float(np.nanmean(baseline_curve[:before])) if before > 0 and with_event else float("nan")
+    )
     if not with_event:
         status = "no event"
     elif not pre - pre_baseline > min_margin:

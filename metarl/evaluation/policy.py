@@ -49,7 +49,9 @@ class Policy(Protocol):
 
     def init_carry(self, batch: int) -> Any: ...
 
-    def act(self, carry: Any, inputs: PolicyInputs, key: jax.Array) -> tuple[Any, jax.Array, dict]: ...
+    def act(
+        self, carry: Any, inputs: PolicyInputs, key: jax.Array
+    ) -> tuple[Any, jax.Array, dict]: ...
 
     # Optional: ``think(carry, inputs) -> carry`` and ``thinks: bool`` (see the module docstring).
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from metarl.envs.validation import ConfigError
+from metarl.errors import ConfigError
 from metarl.evaluation.baselines import random_policy, thompson_sampling
 from metarl.evaluation.policy import FunctionalPolicy, Policy, PolicyInputs
 from metarl.evaluation.suites import env_family
@@ -75,7 +75,9 @@ def rescaled_rewards(policy: Policy, reward_scale: float) -> FunctionalPolicy:
     def act(carry, inputs: PolicyInputs, key):
         return policy.act(carry, inputs.replace(prev_reward=inputs.prev_reward / reward_scale), key)
 
-    return FunctionalPolicy(init_carry_fn=policy.init_carry, act_fn=act, num_actions=policy.num_actions)
+    return FunctionalPolicy(
+        init_carry_fn=policy.init_carry, act_fn=act, num_actions=policy.num_actions
+    )
 
 
 FITTED_BANDIT_REFERENCES = ("ucb1", "q_learning")
@@ -103,7 +105,9 @@ def _bandit_references(env, env_params, train_env_params, log, only=None) -> dic
             },
         )
     else:
-        log("metarl.evaluation.baselines.bandit_references is not available; using Thompson sampling only")
+        log(
+            "metarl.evaluation.baselines.bandit_references is not available; using Thompson sampling only"
+        )
         refs = {}
         if env_params.reward_type == "bernoulli" and env_params.prior in ("uniform", "beta"):
             refs["thompson_sampling"] = thompson_sampling(
@@ -120,7 +124,9 @@ def _bandit_references(env, env_params, train_env_params, log, only=None) -> dic
 def _family_references(module: str, name: str, available: dict[str, Any], log) -> dict[str, Policy]:
     factory = _lookup(module, name)
     if factory is None:
-        log(f"{module}.{name} is not available; this family is compared with the random policy only")
+        log(
+            f"{module}.{name} is not available; this family is compared with the random policy only"
+        )
         return {}
     try:
         return _call_with_known_arguments(factory, available)
@@ -159,7 +165,9 @@ def reference_policies(
             "metarl.evaluation.baselines.two_step", "two_step_references", available, log
         )
     elif family == "maze":
-        refs = _family_references("metarl.evaluation.baselines.maze", "maze_references", available, log)
+        refs = _family_references(
+            "metarl.evaluation.baselines.maze", "maze_references", available, log
+        )
     else:
         refs = {}
     refs.pop("random", None)

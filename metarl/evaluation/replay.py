@@ -90,6 +90,8 @@ def replay_policy(
 
     step_keys = jax.random.split(key, num_steps)
     _, extras = jax.lax.scan(
-        one_step, policy.init_carry(batch), (observations, prev_action, prev_reward, starts, step_keys)
+        one_step,
+        policy.init_carry(batch),
+        (observations, prev_action, prev_reward, starts, step_keys),
     )
     return extras

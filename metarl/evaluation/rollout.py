@@ -84,7 +84,9 @@ def evaluate_policy(
     wrapped = RL2Wrapper(env)
     env_key, policy_key = jax.random.split(key)
     reset_key, step_key = jax.random.split(env_key)
-    obs, state = jax.vmap(wrapped.reset, in_axes=(0, None))(jax.random.split(reset_key, num_episodes), env_params)
+    obs, state = jax.vmap(wrapped.reset, in_axes=(0, None))(
+        jax.random.split(reset_key, num_episodes), env_params
+    )
     carry = policy.init_carry(num_episodes)
 
     def one_step(loop, keys):
@@ -98,9 +100,9 @@ def evaluate_policy(
             privileged_state=state.env_state,
         )
         carry, action, extras = policy.act(carry, inputs, act_key)
-        obs, state, reward, terminated, truncated, info = jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))(
-            jax.random.split(env_step_key, num_episodes), state, action, env_params
-        )
+        obs, state, reward, terminated, truncated, info = jax.vmap(
+            wrapped.step, in_axes=(0, 0, 0, None)
+        )(jax.random.split(env_step_key, num_episodes), state, action, env_params)
         recorded = {name: info[name] for name in RECORDED_INFO if name in info}
         out = (
             action,

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from metarl.envs.validation import ConfigError
+from metarl.errors import ConfigError
 from metarl.evaluation import metrics
 from metarl.evaluation import statistics as st
 from metarl.evaluation.suites import Suite, check_suite, make_suite_env
@@ -69,7 +69,9 @@ def parse_checkpoint_choice(text: str) -> str | int:
         return text
     if text.isdigit():
         return int(text)
-    raise ConfigError(f"--checkpoint {text!r} is not allowed; allowed values: 'latest', 'best', or an update number")
+    raise ConfigError(
+        f"--checkpoint {text!r} is not allowed; allowed values: 'latest', 'best', or an update number"
+    )
 
 
 def resolve_checkpoint_step(checkpointer, choice: str | int) -> int:
@@ -78,13 +80,17 @@ def resolve_checkpoint_step(checkpointer, choice: str | int) -> int:
 
     steps = sorted(checkpointer.steps())
     if not steps:
-        raise CheckpointError(checkpointer.directory, "no checkpoints saved yet (train the run first)")
+        raise CheckpointError(
+            checkpointer.directory, "no checkpoints saved yet (train the run first)"
+        )
     if choice == "latest":
         return steps[-1]
     if choice == "best":
         best = checkpointer.best_step()
         if best is None:
-            raise CheckpointError(checkpointer.directory, "no checkpoint carries a best-metric value")
+            raise CheckpointError(
+                checkpointer.directory, "no checkpoint carries a best-metric value"
+            )
         return best
     if choice not in steps:
         raise CheckpointError(
@@ -181,7 +187,9 @@ def _to_rollouts(batch, compile_s: float, run_s: float) -> Rollouts:
     )
 
 
-def play_checkpoint(frozen: FrozenRun, env, env_params, key, num_episodes: int, greedy: bool) -> Rollouts:
+def play_checkpoint(
+    frozen: FrozenRun, env, env_params, key, num_episodes: int, greedy: bool
+) -> Rollouts:
     """Every training seed on the same episodes: one jit(vmap over seeds) call."""
     import jax
 
@@ -292,7 +300,9 @@ def trial_layout(reference_info: dict[str, np.ndarray], num_steps: int) -> Trial
     trial = np.asarray(trial)
     num_trials = int(trial.max()) + 1
     same_everywhere = bool((trial == trial[:, :1]).all())
-    equal_blocks = np.array_equal(trial[:, 0], np.arange(num_steps) // max(1, num_steps // num_trials))
+    equal_blocks = np.array_equal(
+        trial[:, 0], np.arange(num_steps) // max(1, num_steps // num_trials)
+    )
     if num_trials >= num_steps:
         return TrialLayout("step", num_steps, False, num_steps)
     if same_everywhere and equal_blocks and num_steps % num_trials == 0:
@@ -394,13 +404,17 @@ def agent_summary(view: AgentView, context: SuiteContext, compare_to_checkpoint:
     if context.oracle_curve is not None:
         oracle_area = metrics.area_between(context.oracle_curve, context.random_curve)
         if float(np.mean(oracle_area)) != 0.0:
-            out["area_fraction_of_oracle"] = _interval(*st.bootstrap_ratio(area, oracle_area, counts))
+            out["area_fraction_of_oracle"] = _interval(
+                *st.bootstrap_ratio(area, oracle_area, counts)
+            )
     if view.regret is not None:
         out["total_regret"] = _boot(view.regret.sum(axis=0), counts)
     if view.optimal is not None:
         out["optimal_action_rate"] = _boot(view.optimal.mean(axis=0), counts)
         _, late_steps = metrics.default_windows(view.optimal.shape[0])
-        out["late_optimal_action_rate"] = _boot(metrics.window_mean(view.optimal, late_steps), counts)
+        out["late_optimal_action_rate"] = _boot(
+            metrics.window_mean(view.optimal, late_steps), counts
+        )
     if context.layout.variable and view.trial is not None and view.trial_boundary is not None:
         lengths = metrics.trial_lengths(view.trial, view.trial_boundary, context.layout.num_trials)
         out["trials_completed"] = _boot(np.isfinite(lengths).sum(axis=0).astype(np.float64), counts)
@@ -548,9 +562,7 @@ def evaluate_suite(
     }
     for name, policy in policies.items():
         rollouts[name] = play_policy(policy, env, env_params, key, num_episodes)
-        log(
-            f"  {name}: compile {rollouts[name].compile_s:.1f}s, run {rollouts[name].run_s:.2f}s"
-        )
+        log(f"  {name}: compile {rollouts[name].compile_s:.1f}s, run {rollouts[name].run_s:.2f}s")
     log(
         f"  {CHECKPOINT}: compile {rollouts[CHECKPOINT].compile_s:.1f}s, run {rollouts[CHECKPOINT].run_s:.2f}s"
     )
@@ -570,14 +582,20 @@ def evaluate_suite(
     early, late = metrics.default_windows(random_curve.shape[0])
     events = _events(random_r.info)
     if events is not None and layout.unit == "trial":  # events per trial: any event inside it
-        events = metrics.trial_totals(events.astype(np.float64), random_view.trial, layout.num_trials) > 0
+        events = (
+            metrics.trial_totals(events.astype(np.float64), random_view.trial, layout.num_trials)
+            > 0
+        )
     random_level = float(np.nanmean(_performance_points(random_view, layout)))
     if random_view.optimal is not None:
         ceiling = 1.0  # P(optimal action)
     elif "expected_reward" in random_r.info and oracle_steps is not None:
         ceiling = float(np.mean(oracle_steps))
     else:  # no known optimum: the best mean level any agent reached
-        ceiling = max(float(np.nanmax(np.nanmean(_performance_points(v, layout), axis=1))) for v in views.values())
+        ceiling = max(
+            float(np.nanmax(np.nanmean(_performance_points(v, layout), axis=1)))
+            for v in views.values()
+        )
     before, after = _recovery_windows(suite, layout, random_curve.shape[0])
     context = SuiteContext(
         counts=counts,
@@ -596,7 +614,9 @@ def evaluate_suite(
 
     agents: dict[str, Any] = {CHECKPOINT: agent_summary(views[CHECKPOINT], context, False)}
     curves: dict[str, np.ndarray] = {}
-    curves.update({f"{CHECKPOINT}/{k}": v for k, v in agent_curves(views[CHECKPOINT], context).items()})
+    curves.update(
+        {f"{CHECKPOINT}/{k}": v for k, v in agent_curves(views[CHECKPOINT], context).items()}
+    )
     per_seed = [agent_summary(v, context, True) for v in seed_views]
     for index, (summary, view) in enumerate(zip(per_seed, seed_views, strict=True)):
         agents[f"{CHECKPOINT}_seed{index}"] = summary
@@ -619,7 +639,11 @@ def evaluate_suite(
             **({"trial_reward": oracle_curve} if layout.unit == "trial" else {}),
         }.items():
             mean, low, high = st.bootstrap_curve(values, counts)
-            curves[f"{ORACLE}/{name}/mean"], curves[f"{ORACLE}/{name}/low"], curves[f"{ORACLE}/{name}/high"] = (
+            (
+                curves[f"{ORACLE}/{name}/mean"],
+                curves[f"{ORACLE}/{name}/low"],
+                curves[f"{ORACLE}/{name}/high"],
+            ) = (
                 mean,
                 low,
                 high,
@@ -669,7 +693,11 @@ def evaluate_suite(
             "min_margin": context.recovery_min_margin,
             "min_margin_standard_errors": RECOVERY_MIN_MARGIN_SE,
         },
-        "bootstrap": {"resamples": bootstrap_resamples, "seed": st.BOOTSTRAP_SEED, "confidence": 0.95},
+        "bootstrap": {
+            "resamples": bootstrap_resamples,
+            "seed": st.BOOTSTRAP_SEED,
+            "confidence": 0.95,
+        },
         "agents": agents,
         "timing": {
             "restore_s": frozen.restore_s,
@@ -701,7 +729,13 @@ def _num_seeds(frozen: FrozenRun) -> int:
 def _over_seeds(per_seed: list[dict]) -> dict:
     """Student-t intervals over training seeds of each seed's mean (no interval from one seed)."""
     out = {}
-    for key in ("total_reward", "in_context_improvement", "area_vs_random", "total_regret", "optimal_action_rate"):
+    for key in (
+        "total_reward",
+        "in_context_improvement",
+        "area_vs_random",
+        "total_regret",
+        "optimal_action_rate",
+    ):
         if key in per_seed[0]:
             mean, low, high = st.seed_interval([s[key]["mean"] for s in per_seed])
             out[key] = {"mean": mean, "ci95": [low, high], "seeds": len(per_seed)}
@@ -742,7 +776,9 @@ def evaluate_run(
     if seed < 0:
         raise ConfigError(f"--seed {seed} is out of range; allowed: at least 0")
     if bootstrap_resamples < 10:
-        raise ConfigError(f"bootstrap_resamples {bootstrap_resamples} is out of range; allowed: at least 10")
+        raise ConfigError(
+            f"bootstrap_resamples {bootstrap_resamples} is out of range; allowed: at least 10"
+        )
     config = RunDir(run_dir).read_config()
     names = check_suite(config.env.name, suite)
     frozen = load_frozen_run(run_dir, checkpoint)
@@ -764,7 +800,9 @@ def evaluate_run(
 
             start = time.perf_counter()
             written = plot_eval_dir(directory)
-            log(f"  plots: {', '.join(str(p) for p in written)} ({time.perf_counter() - start:.1f}s)")
+            log(
+                f"  plots: {', '.join(str(p) for p in written)} ({time.perf_counter() - start:.1f}s)"
+            )
         directories.append(directory)
     return directories
 
@@ -809,7 +847,9 @@ def format_summary(summary: dict) -> str:
                 "no margin over baseline": "undefined: its pre-change level is not above random",
                 "not regained within the window": "not regained within the window",
             }.get(recovery["status"], recovery["status"])
-            lines.append(f"checkpoint recovery after drift: {why} ({recovery['episodes_with_event']} episodes)")
+            lines.append(
+                f"checkpoint recovery after drift: {why} ({recovery['episodes_with_event']} episodes)"
+            )
         else:
             high = "not regained" if recovery["high"] is None else f"{recovery['high']:g}"
             lines.append(

@@ -149,7 +149,9 @@ def nan_mean(values, axis: int = -1):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def bootstrap_mean(values, counts: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+def bootstrap_mean(
+    values, counts: np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float]:
     """(mean, low, high) of ``values`` [episode] with a percentile bootstrap interval."""
     values = np.asarray(values, np.float64)
     low, high = percentile_interval(resampled_means(values, counts), confidence)
@@ -189,6 +191,8 @@ def seed_interval(values, confidence: float = 0.95) -> tuple[float, float | None
     if values.size < 2:
         return mean, None, None
     half = float(
-        stats.t.ppf(0.5 + confidence / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
+        stats.t.ppf(0.5 + confidence / 2, values.size - 1)
+        * values.std(ddof=1)
+        / np.sqrt(values.size)
     )
     return mean, mean - half, mean + half

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from metarl.envs.validation import ConfigError
+from metarl.errors import ConfigError
 
 ALL = "all"
 
@@ -113,7 +113,11 @@ def _bandit(name: str, base) -> tuple[dict, str, int | None]:
     kinds = _kinds(base.drift)
     if name == "held_out":
         if base.num_tasks is None:
-            return {}, "fresh draws from the prior (infinite training distribution: new tasks already)", None
+            return (
+                {},
+                "fresh draws from the prior (infinite training distribution: new tasks already)",
+                None,
+            )
         return {"split": "held_out"}, f"the {base.held_out_size} held-out arm-mean vectors", None
     if name == "drift":
         if "reversal" not in kinds:
@@ -125,7 +129,11 @@ def _bandit(name: str, base) -> tuple[dict, str, int | None]:
                 None,
             )
         hazard = min(0.2, 5 * base.hazard)
-        return {"hazard": hazard}, f"change-point hazard {hazard:g} (trained at {base.hazard:g})", None
+        return (
+            {"hazard": hazard},
+            f"change-point hazard {hazard:g} (trained at {base.hazard:g})",
+            None,
+        )
     if name == "change_point":
         hazard = 0.02 if "change_point" not in kinds else min(0.2, 5 * base.hazard)
         drift = "+".join(kinds) if "change_point" in kinds else _with_kind(kinds, "change_point")
@@ -135,7 +143,11 @@ def _bandit(name: str, base) -> tuple[dict, str, int | None]:
             None,
         )
     scale = 2.0 * base.reward_scale
-    return {"reward_scale": scale}, f"rewards scaled by {scale:g} (trained at {base.reward_scale:g})", None
+    return (
+        {"reward_scale": scale},
+        f"rewards scaled by {scale:g} (trained at {base.reward_scale:g})",
+        None,
+    )
 
 
 def _two_step(name: str, base) -> tuple[dict, str, int | None]:
@@ -147,10 +159,18 @@ def _two_step(name: str, base) -> tuple[dict, str, int | None]:
         if base.variant == "wang":
             swap = 0.025 if base.swap_prob is None else base.swap_prob
             new = min(1.0, 4 * swap) if swap > 0 else 0.05
-            return {"swap_prob": new}, f"good side swaps with probability {new:g} per trial (trained {swap:g})", None
+            return (
+                {"swap_prob": new},
+                f"good side swaps with probability {new:g} per trial (trained {swap:g})",
+                None,
+            )
         swap = 0.0 if base.swap_prob is None else base.swap_prob
         new = 0.05 if swap == 0 else min(1.0, 4 * swap)
-        return {"swap_prob": new}, f"second-stage states swap with probability {new:g} per trial (trained {swap:g})", None
+        return (
+            {"swap_prob": new},
+            f"second-stage states swap with probability {new:g} per trial (trained {swap:g})",
+            None,
+        )
     common = 0.6 if base.common_prob > 0.65 else 0.9
     return (
         {"common_prob": common},
@@ -162,13 +182,23 @@ def _two_step(name: str, base) -> tuple[dict, str, int | None]:
 def _maze(name: str, base) -> tuple[dict, str, int | None]:
     kinds = _kinds(base.drift)
     if name == "held_out":
-        return {"split": "held_out"}, f"the {base.held_out_size} held-out layouts (disjoint from training)", None
+        return (
+            {"split": "held_out"},
+            f"the {base.held_out_size} held-out layouts (disjoint from training)",
+            None,
+        )
     if name == "drift":
         if "reversal" not in kinds:
-            return _scheduled_reversal(base, kinds, base.horizon, "goal swapped with its alternative square")
+            return _scheduled_reversal(
+                base, kinds, base.horizon, "goal swapped with its alternative square"
+            )
         hazard = 0.01 if "change_point" not in kinds else min(0.1, 5 * base.hazard)
         drift = "+".join(kinds) if "change_point" in kinds else _with_kind(kinds, "change_point")
-        return {"drift": drift, "hazard": hazard}, f"goal moves at random times (hazard {hazard:g})", None
+        return (
+            {"drift": drift, "hazard": hazard},
+            f"goal moves at random times (hazard {hazard:g})",
+            None,
+        )
     openings = 4 if base.extra_openings == 0 else 0
     return (
         {"extra_openings": openings},
@@ -189,9 +219,17 @@ def _rule_grid(name: str, base) -> tuple[dict, str, int | None]:
             return _scheduled_reversal(base, kinds, horizon, "object rewards mirrored")
         hazard = 0.02 if "change_point" not in kinds else min(0.2, 5 * base.hazard)
         drift = "+".join(kinds) if "change_point" in kinds else _with_kind(kinds, "change_point")
-        return {"drift": drift, "hazard": hazard}, f"ruleset redrawn at random times (hazard {hazard:g})", None
+        return (
+            {"drift": drift, "hazard": hazard},
+            f"ruleset redrawn at random times (hazard {hazard:g})",
+            None,
+        )
     scale = 2.0 * base.reward_scale
-    return {"reward_scale": scale}, f"rewards scaled by {scale:g} (trained at {base.reward_scale:g})", None
+    return (
+        {"reward_scale": scale},
+        f"rewards scaled by {scale:g} (trained at {base.reward_scale:g})",
+        None,
+    )
 
 
 _BUILDERS = {"bandit": _bandit, "two_step": _two_step, "maze": _maze, "rule_grid": _rule_grid}
@@ -201,7 +239,9 @@ def build_suite(env_name: str, overrides: dict[str, Any], name: str) -> Suite:
     """The suite ``name`` for a run trained on ``env_name`` with ``overrides``."""
     check_suite(env_name, name)
     if name == "train":
-        return Suite("train", "the run's training tasks (its env overrides unchanged)", dict(overrides))
+        return Suite(
+            "train", "the run's training tasks (its env overrides unchanged)", dict(overrides)
+        )
     from metarl import envs
 
     family = env_family(env_name)

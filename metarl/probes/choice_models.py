@@ -108,7 +108,9 @@ def task_locator_beliefs(
         return log_posterior, (expected, log_posterior)
 
     initial = beliefs.uniform_task_log_posterior(batch, task_means.shape[0])
-    _, (values, log_posteriors) = jax.lax.scan(one_step, initial, (prev_action, prev_reward, starts))
+    _, (values, log_posteriors) = jax.lax.scan(
+        one_step, initial, (prev_action, prev_reward, starts)
+    )
     return values, log_posteriors
 
 
@@ -176,7 +178,13 @@ def wsls_log_probs(
 
 
 def bayes_learner_log_probs(
-    actions, rewards, num_arms: int, inverse_temperature, prior_a=1.0, prior_b=1.0, episode_start=None
+    actions,
+    rewards,
+    num_arms: int,
+    inverse_temperature,
+    prior_a=1.0,
+    prior_b=1.0,
+    episode_start=None,
 ) -> jax.Array:
     """[T, B] log-probabilities of the recorded actions under the Bayes learner."""
     values = bayes_learner_values(actions, rewards, num_arms, prior_a, prior_b, episode_start)
@@ -184,18 +192,32 @@ def bayes_learner_log_probs(
 
 
 def task_locator_log_probs(
-    actions, rewards, task_means, inverse_temperature, reward_type="bernoulli", reward_noise=1.0,
+    actions,
+    rewards,
+    task_means,
+    inverse_temperature,
+    reward_type="bernoulli",
+    reward_noise=1.0,
     episode_start=None,
 ) -> jax.Array:
     """[T, B] log-probabilities of the recorded actions under the task locator."""
-    values = task_locator_values(actions, rewards, task_means, reward_type, reward_noise, episode_start)
+    values = task_locator_values(
+        actions, rewards, task_means, reward_type, reward_noise, episode_start
+    )
     return softmax_log_probs(values, actions, inverse_temperature)
 
 
 def q_learning_log_probs(
-    actions, rewards, num_arms: int, learning_rate, inverse_temperature, initial_value=0.5,
+    actions,
+    rewards,
+    num_arms: int,
+    learning_rate,
+    inverse_temperature,
+    initial_value=0.5,
     episode_start=None,
 ) -> jax.Array:
     """[T, B] log-probabilities of the recorded actions under softmax Q-learning."""
-    values = q_learning_values(actions, rewards, num_arms, learning_rate, initial_value, episode_start)
+    values = q_learning_values(
+        actions, rewards, num_arms, learning_rate, initial_value, episode_start
+    )
     return softmax_log_probs(values, actions, inverse_temperature)

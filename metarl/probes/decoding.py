@@ -59,7 +59,9 @@ def steps_since_change(change: np.ndarray) -> np.ndarray:
     # A change after step t starts a new task at t + 1; the current task began at the
     # latest such start before t (0 if none).
     task_start = np.where(change, steps + 1, 0)
-    task_start = np.concatenate([np.zeros_like(task_start[:1]), np.maximum.accumulate(task_start, axis=0)[:-1]])
+    task_start = np.concatenate(
+        [np.zeros_like(task_start[:1]), np.maximum.accumulate(task_start, axis=0)[:-1]]
+    )
     return (steps - task_start).astype(np.float64)
 
 
@@ -82,7 +84,10 @@ def belief_targets(
     actions = jnp.asarray(episodes.actions, jnp.int32)
     rewards = jnp.asarray(episodes.rewards, jnp.float32) / reward_scale
     counts = choice_models.pull_counts(actions, rewards, num_arms)
-    successes, failures = np.asarray(counts.successes, np.float64), np.asarray(counts.failures, np.float64)
+    successes, failures = (
+        np.asarray(counts.successes, np.float64),
+        np.asarray(counts.failures, np.float64),
+    )
     posterior_mean = (prior_a + successes) / (prior_a + prior_b + successes + failures)
     targets = {
         "posterior_mean": posterior_mean,
@@ -109,7 +114,9 @@ def with_ground_truth(policy, read) -> FunctionalPolicy:
         carry, action, extras = policy.act(carry, inputs, key)
         return carry, action, {**extras, "ground_truth": read(inputs.privileged_state)}
 
-    return FunctionalPolicy(init_carry_fn=policy.init_carry, act_fn=act, num_actions=policy.num_actions)
+    return FunctionalPolicy(
+        init_carry_fn=policy.init_carry, act_fn=act, num_actions=policy.num_actions
+    )
 
 
 def read_maze_state(env_state) -> dict:
@@ -117,7 +124,9 @@ def read_maze_state(env_state) -> dict:
     return {"goal": env_state.goal, "position": env_state.position}
 
 
-def maze_targets(ground_truth: dict, num_free_cells: int, episode_start=None) -> dict[str, np.ndarray]:
+def maze_targets(
+    ground_truth: dict, num_free_cells: int, episode_start=None
+) -> dict[str, np.ndarray]:
     """Maze decoding targets from recorded ``ground_truth`` (``with_ground_truth(..., read_maze_state)``).
 
     * ``goal`` [T, B] int: the goal's free square (what a goal-locating agent must carry);
@@ -137,8 +146,12 @@ def maze_targets(ground_truth: dict, num_free_cells: int, episode_start=None) ->
     here = np.eye(num_free_cells, dtype=bool)[position]  # [T, B, F]
     # Visits accumulate within an episode: a cumulative OR that restarts at each episode start.
     step_of_visit = np.where(here, np.arange(num_steps)[:, None, None], -1)
-    last_visit = np.maximum.accumulate(step_of_visit, axis=0)  # latest step each square was occupied
-    start_step = np.maximum.accumulate(np.where(episode_start, np.arange(num_steps)[:, None], 0), axis=0)
+    last_visit = np.maximum.accumulate(
+        step_of_visit, axis=0
+    )  # latest step each square was occupied
+    start_step = np.maximum.accumulate(
+        np.where(episode_start, np.arange(num_steps)[:, None], 0), axis=0
+    )
     visited = last_visit >= start_step[..., None]
     return {"goal": goal, "position": position, "visited": visited.astype(np.float64)}
 
@@ -151,7 +164,9 @@ def episode_split(num_episodes: int, test_fraction: float = 0.5, seed: int = 0) 
     order = np.random.default_rng(seed).permutation(num_episodes)
     num_test = int(round(test_fraction * num_episodes))
     if not 0 < num_test < num_episodes:
-        raise ValueError(f"test_fraction {test_fraction} leaves no fit or no test episodes of {num_episodes}")
+        raise ValueError(
+            f"test_fraction {test_fraction} leaves no fit or no test episodes of {num_episodes}"
+        )
     fit = np.ones(num_episodes, bool)
     fit[order[:num_test]] = False
     return fit
@@ -250,7 +265,10 @@ def logistic_decode(
         return loss, grad.ravel()
 
     result = scipy.optimize.minimize(
-        loss_and_grad, np.zeros(width * num_classes), jac=True, method="L-BFGS-B",
+        loss_and_grad,
+        np.zeros(width * num_classes),
+        jac=True,
+        method="L-BFGS-B",
         # On whitened features the accuracy settles within a few dozen iterations (measured: the
         # same test accuracy at 50, 100 and 200); a decoder with nothing to find would crawl on.
         options={"maxiter": max_iterations},
@@ -280,11 +298,15 @@ def time_only_r2(target, fit: np.ndarray) -> np.ndarray:
 def time_only_accuracy(labels, fit: np.ndarray, num_classes: int) -> float:
     """Held-out accuracy of the best clock for a categorical target: each step's most frequent class."""
     labels = np.asarray(labels, np.int64)
-    counts = np.stack([(labels[:, fit] == c).sum(axis=1) for c in range(num_classes)], axis=-1)  # [T, C]
+    counts = np.stack(
+        [(labels[:, fit] == c).sum(axis=1) for c in range(num_classes)], axis=-1
+    )  # [T, C]
     return float(np.mean(labels[:, ~fit] == np.argmax(counts, axis=-1)[:, None]))
 
 
-def random_network_hidden(episodes: EpisodeBatch, agent_config, key: jax.Array, num_actions: int) -> jax.Array:
+def random_network_hidden(
+    episodes: EpisodeBatch, agent_config, key: jax.Array, num_actions: int
+) -> jax.Array:
     """[T, B, H] hidden state of a randomly initialised ``ActorCritic(agent_config)`` replayed on ``episodes``.
 
     The network sees exactly the RL^2 observations the agent saw (teacher forcing);
@@ -294,7 +316,9 @@ def random_network_hidden(episodes: EpisodeBatch, agent_config, key: jax.Array, 
 
     if episodes.observations is None:
         raise ValueError("the control replays observations: evaluate with record_observations=True")
-    agent = ActorCritic(agent_config, obs_size=episodes.observations.shape[-1], num_actions=num_actions)
+    agent = ActorCritic(
+        agent_config, obs_size=episodes.observations.shape[-1], num_actions=num_actions
+    )
     init_key, replay_key = jax.random.split(key)
     policy = agent_policy(agent, agent.init_params(init_key))
     return jax.jit(lambda eps, k: replay_policy(policy, eps, k)["hidden"])(episodes, replay_key)
@@ -329,16 +353,26 @@ def decode_targets(
         if target.ndim == 2:  # categorical
             num_classes = int(target.max()) + 1
             accuracy, chance = logistic_decode(hidden, target, fit, num_classes)
-            row = {"target": name, "metric": "accuracy", "agent": accuracy, "agent_per_dim": [accuracy],
-                   "chance": chance, "time_only": time_only_accuracy(target, fit, num_classes)}
+            row = {
+                "target": name,
+                "metric": "accuracy",
+                "agent": accuracy,
+                "agent_per_dim": [accuracy],
+                "chance": chance,
+                "time_only": time_only_accuracy(target, fit, num_classes),
+            }
             if control_hidden is not None:
                 row["control"] = logistic_decode(control_hidden, target, fit, num_classes)[0]
         else:
             scores = ridge_decode(hidden, target, fit)
             # Dimensions constant on the test episodes (NaN) carry no information: left out of means.
-            row = {"target": name, "metric": "r2", "agent": float(np.nanmean(scores)),
-                   "agent_per_dim": [float(x) for x in scores],
-                   "time_only": float(np.nanmean(time_only_r2(target, fit)))}
+            row = {
+                "target": name,
+                "metric": "r2",
+                "agent": float(np.nanmean(scores)),
+                "agent_per_dim": [float(x) for x in scores],
+                "time_only": float(np.nanmean(time_only_r2(target, fit))),
+            }
             if control_hidden is not None:
                 row["control"] = float(np.nanmean(ridge_decode(control_hidden, target, fit)))
         rows.append(row)

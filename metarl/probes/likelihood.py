@@ -122,12 +122,21 @@ def compare_learner_vs_locator(
         for fit_half, score_half in (halves, halves[::-1]):
             weights = np.zeros(num_episodes)
             weights[fit_half] = 1.0
-            for values, out in ((learner_values, learner_log_probs), (locator_values, locator_log_probs)):
+            for values, out in (
+                (learner_values, learner_log_probs),
+                (locator_values, locator_log_probs),
+            ):
                 beta, _ = model_fit.fit_inverse_temperature(values, actions, weights)
-                out[:, score_half] = np.asarray(_log_probs(values, actions, jnp.float32(beta)))[:, score_half]
+                out[:, score_half] = np.asarray(_log_probs(values, actions, jnp.float32(beta)))[
+                    :, score_half
+                ]
     else:
-        learner_log_probs = np.asarray(_log_probs(learner_values, actions, jnp.float32(learner_beta)), np.float64)
-        locator_log_probs = np.asarray(_log_probs(locator_values, actions, jnp.float32(locator_beta)), np.float64)
+        learner_log_probs = np.asarray(
+            _log_probs(learner_values, actions, jnp.float32(learner_beta)), np.float64
+        )
+        locator_log_probs = np.asarray(
+            _log_probs(locator_values, actions, jnp.float32(locator_beta)), np.float64
+        )
 
     per_step = learner_log_probs - locator_log_probs  # [T, B]
     difference, half_width = mean_interval(per_step.mean(axis=0))

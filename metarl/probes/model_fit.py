@@ -81,7 +81,9 @@ class ModelFit:
         }
 
 
-def standard_errors(total_log_lik, point: dict, on_bound: bool = False, relative_step: float = 0.02) -> dict:
+def standard_errors(
+    total_log_lik, point: dict, on_bound: bool = False, relative_step: float = 0.02
+) -> dict:
     """{name: standard error} from the observed information at ``point``.
 
     ``total_log_lik(values: np.ndarray) -> float`` is the summed log-likelihood. The
@@ -123,15 +125,21 @@ def _weights(episode_weights, batch: int) -> np.ndarray:
 
 
 @jax.jit
-def softmax_episode_log_lik(values: jax.Array, actions: jax.Array, inverse_temperature) -> jax.Array:
+def softmax_episode_log_lik(
+    values: jax.Array, actions: jax.Array, inverse_temperature
+) -> jax.Array:
     """[B] summed log-probability of each episode's choices; values [T, B, k], actions [T, B]."""
     return choice_models.softmax_log_probs(values, actions, inverse_temperature).sum(0)
 
 
 @jax.jit
-def softmax_episode_log_lik_grid(values: jax.Array, actions: jax.Array, inverse_temperatures) -> jax.Array:
+def softmax_episode_log_lik_grid(
+    values: jax.Array, actions: jax.Array, inverse_temperatures
+) -> jax.Array:
     """[G, B] per-episode log-likelihood at every inverse temperature of the grid [G]."""
-    return jax.lax.map(lambda beta: softmax_episode_log_lik(values, actions, beta), inverse_temperatures)
+    return jax.lax.map(
+        lambda beta: softmax_episode_log_lik(values, actions, beta), inverse_temperatures
+    )
 
 
 def fit_inverse_temperature(
@@ -147,17 +155,22 @@ def fit_inverse_temperature(
     """
     weights = _weights(episode_weights, values.shape[1])
     grid = np.geomspace(bounds[0], bounds[1], len(INVERSE_TEMPERATURE_GRID))
-    grid_scores = np.asarray(softmax_episode_log_lik_grid(values, actions, jnp.asarray(grid, jnp.float32)))
+    grid_scores = np.asarray(
+        softmax_episode_log_lik_grid(values, actions, jnp.asarray(grid, jnp.float32))
+    )
     totals = grid_scores.astype(np.float64) @ weights
     best = int(np.argmax(totals))
     low, high = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, len(grid) - 1)])
 
     def negative(log_beta):
-        episode = np.asarray(softmax_episode_log_lik(values, actions, jnp.float32(np.exp(log_beta))))
+        episode = np.asarray(
+            softmax_episode_log_lik(values, actions, jnp.float32(np.exp(log_beta)))
+        )
         return -float(episode.astype(np.float64) @ weights)
 
-    result = scipy.optimize.minimize_scalar(negative, bounds=(low, high), method="bounded",
-                                            options={"xatol": 1e-4})
+    result = scipy.optimize.minimize_scalar(
+        negative, bounds=(low, high), method="bounded", options={"xatol": 1e-4}
+    )
     if -result.fun >= totals[best]:
         return float(np.exp(result.x)), float(-result.fun)
     return float(grid[best]), float(totals[best])
@@ -168,10 +181,18 @@ def fit_inverse_temperature(
 
 @partial(jax.jit, static_argnames=("num_arms",))
 def q_learning_episode_log_lik(
-    actions, rewards, num_arms: int, learning_rate, inverse_temperature, initial_value=0.5, episode_start=None
+    actions,
+    rewards,
+    num_arms: int,
+    learning_rate,
+    inverse_temperature,
+    initial_value=0.5,
+    episode_start=None,
 ) -> jax.Array:
     """[B] per-episode log-likelihood under softmax Q-learning (alpha, beta)."""
-    values = choice_models.q_learning_values(actions, rewards, num_arms, learning_rate, initial_value, episode_start)
+    values = choice_models.q_learning_values(
+        actions, rewards, num_arms, learning_rate, initial_value, episode_start
+    )
     return choice_models.softmax_log_probs(values, actions, inverse_temperature).sum(0)
 
 
@@ -195,6 +216,7 @@ def q_learning_log_lik_grid(
             actions, rewards, num_arms, alpha, initial_value, episode_start
         )
     )(learning_rates)  # [Ga, T, B, k]
+
     def score(beta):
         return jax.vmap(lambda v: choice_models.softmax_log_probs(v, actions, beta).sum(0))(values)
 
@@ -202,42 +224,79 @@ def q_learning_log_lik_grid(
 
 
 def fit_q_learning(
-    actions, rewards, num_arms: int, initial_value: float = 0.5, episode_weights=None, episode_start=None
+    actions,
+    rewards,
+    num_arms: int,
+    initial_value: float = 0.5,
+    episode_weights=None,
+    episode_start=None,
 ) -> ModelFit:
     """ML (alpha, beta) of softmax Q-learning: grid, then Nelder-Mead on (logit alpha, log beta)."""
     actions = jnp.asarray(actions, jnp.int32)
     rewards = jnp.asarray(rewards, jnp.float32)
     weights = _weights(episode_weights, actions.shape[1])
-    grid = np.asarray(
-        q_learning_log_lik_grid(
-            actions, rewards, num_arms, jnp.asarray(LEARNING_RATE_GRID, jnp.float32),
-            jnp.asarray(INVERSE_TEMPERATURE_GRID, jnp.float32), initial_value, episode_start,
-        )
-    ).astype(np.float64) @ weights
+    grid = (
+        np.asarray(
+            q_learning_log_lik_grid(
+                actions,
+                rewards,
+                num_arms,
+                jnp.asarray(LEARNING_RATE_GRID, jnp.float32),
+                jnp.asarray(INVERSE_TEMPERATURE_GRID, jnp.float32),
+                initial_value,
+                episode_start,
+            )
+        ).astype(np.float64)
+        @ weights
+    )
     alpha_index, beta_index = np.unravel_index(int(np.argmax(grid)), grid.shape)
 
     def negative(theta):
         alpha = 1.0 / (1.0 + np.exp(-theta[0]))
         beta = np.exp(np.clip(theta[1], *np.log(INVERSE_TEMPERATURE_BOUNDS)))
         episode = q_learning_episode_log_lik(
-            actions, rewards, num_arms, jnp.float32(alpha), jnp.float32(beta), initial_value, episode_start
+            actions,
+            rewards,
+            num_arms,
+            jnp.float32(alpha),
+            jnp.float32(beta),
+            initial_value,
+            episode_start,
         )
         return -float(np.asarray(episode, np.float64) @ weights)
 
     alpha0 = LEARNING_RATE_GRID[alpha_index]
     start = np.array([np.log(alpha0 / (1 - alpha0)), np.log(INVERSE_TEMPERATURE_GRID[beta_index])])
     result = scipy.optimize.minimize(
-        negative, start, method="Nelder-Mead",
-        options={"xatol": 1e-3, "fatol": 1e-3, "initial_simplex": start + np.array([[0, 0], [0.3, 0], [0, 0.3]])},
+        negative,
+        start,
+        method="Nelder-Mead",
+        options={
+            "xatol": 1e-3,
+            "fatol": 1e-3,
+            "initial_simplex": start + np.array([[0, 0], [0.3, 0], [0, 0.3]]),
+        },
     )
     theta = result.x if result.fun <= -grid[alpha_index, beta_index] else start
     alpha = float(np.clip(1.0 / (1.0 + np.exp(-theta[0])), *LEARNING_RATE_BOUNDS))
     beta = float(np.exp(np.clip(theta[1], *np.log(INVERSE_TEMPERATURE_BOUNDS))))
     params = {"learning_rate": alpha, "inverse_temperature": beta}
     errors = standard_errors(
-        lambda theta: float(np.asarray(q_learning_episode_log_lik(
-            actions, rewards, num_arms, jnp.float32(theta[0]), jnp.float32(theta[1]), initial_value, episode_start
-        ), np.float64) @ weights),
+        lambda theta: float(
+            np.asarray(
+                q_learning_episode_log_lik(
+                    actions,
+                    rewards,
+                    num_arms,
+                    jnp.float32(theta[0]),
+                    jnp.float32(theta[1]),
+                    initial_value,
+                    episode_start,
+                ),
+                np.float64,
+            )
+            @ weights
+        ),
         params,
         on_bound=alpha in LEARNING_RATE_BOUNDS or beta in INVERSE_TEMPERATURE_BOUNDS,
     )
@@ -259,7 +318,9 @@ def _num_choices(actions, weights: np.ndarray) -> int:
 
 @partial(jax.jit, static_argnames=("num_arms",))
 def _wsls_episode_log_lik(actions, rewards, num_arms: int, lapse, episode_start=None):
-    return choice_models.wsls_log_probs(actions, rewards, num_arms, lapse, episode_start=episode_start).sum(0)
+    return choice_models.wsls_log_probs(
+        actions, rewards, num_arms, lapse, episode_start=episode_start
+    ).sum(0)
 
 
 def fit_wsls(actions, rewards, num_arms: int, episode_weights=None, episode_start=None) -> ModelFit:
@@ -269,11 +330,14 @@ def fit_wsls(actions, rewards, num_arms: int, episode_weights=None, episode_star
     weights = _weights(episode_weights, actions.shape[1])
 
     def negative(lapse):
-        episode = _wsls_episode_log_lik(actions, rewards, num_arms, jnp.float32(lapse), episode_start)
+        episode = _wsls_episode_log_lik(
+            actions, rewards, num_arms, jnp.float32(lapse), episode_start
+        )
         return -float(np.asarray(episode, np.float64) @ weights)
 
-    result = scipy.optimize.minimize_scalar(negative, bounds=LAPSE_BOUNDS, method="bounded",
-                                            options={"xatol": 1e-5})
+    result = scipy.optimize.minimize_scalar(
+        negative, bounds=LAPSE_BOUNDS, method="bounded", options={"xatol": 1e-5}
+    )
     lapse = float(result.x)
     errors = standard_errors(
         lambda theta: -negative(theta[0]),
@@ -281,15 +345,21 @@ def fit_wsls(actions, rewards, num_arms: int, episode_weights=None, episode_star
         # A lapse at the bound (a perfect rule follower) has no curvature-based error.
         on_bound=lapse < 1e-3 or lapse > 1.0 - 1e-3,
     )
-    return ModelFit("wsls", {"lapse": lapse}, float(-result.fun), _num_choices(actions, weights), errors)
+    return ModelFit(
+        "wsls", {"lapse": lapse}, float(-result.fun), _num_choices(actions, weights), errors
+    )
 
 
 def _temperature_errors(values, actions, weights: np.ndarray, beta: float) -> dict:
     return standard_errors(
-        lambda theta: float(np.asarray(softmax_episode_log_lik(values, actions, jnp.float32(theta[0])), np.float64)
-                            @ weights),
+        lambda theta: float(
+            np.asarray(softmax_episode_log_lik(values, actions, jnp.float32(theta[0])), np.float64)
+            @ weights
+        ),
         {"inverse_temperature": beta},
-        on_bound=not INVERSE_TEMPERATURE_BOUNDS[0] * 1.01 < beta < INVERSE_TEMPERATURE_BOUNDS[1] * 0.99,
+        on_bound=not INVERSE_TEMPERATURE_BOUNDS[0] * 1.01
+        < beta
+        < INVERSE_TEMPERATURE_BOUNDS[1] * 0.99,
     )
 
 
@@ -298,31 +368,58 @@ _locator_values = jax.jit(choice_models.task_locator_values, static_argnames=("r
 
 
 def fit_bayes_learner(
-    actions, rewards, num_arms: int, prior_a=1.0, prior_b=1.0, episode_weights=None, episode_start=None
+    actions,
+    rewards,
+    num_arms: int,
+    prior_a=1.0,
+    prior_b=1.0,
+    episode_weights=None,
+    episode_start=None,
 ) -> ModelFit:
     """ML inverse temperature of softmax(beta * Beta-posterior mean)."""
     actions = jnp.asarray(actions, jnp.int32)
-    values = _bayes_values(actions, jnp.asarray(rewards, jnp.float32), num_arms, prior_a, prior_b, episode_start)
+    values = _bayes_values(
+        actions, jnp.asarray(rewards, jnp.float32), num_arms, prior_a, prior_b, episode_start
+    )
     beta, log_lik = fit_inverse_temperature(values, actions, episode_weights)
     weights = _weights(episode_weights, actions.shape[1])
-    return ModelFit("bayes_learner", {"inverse_temperature": beta}, log_lik, _num_choices(actions, weights),
-                    _temperature_errors(values, actions, weights, beta))
+    return ModelFit(
+        "bayes_learner",
+        {"inverse_temperature": beta},
+        log_lik,
+        _num_choices(actions, weights),
+        _temperature_errors(values, actions, weights, beta),
+    )
 
 
 def fit_task_locator(
-    actions, rewards, task_means, reward_type="bernoulli", reward_noise=1.0, episode_weights=None,
+    actions,
+    rewards,
+    task_means,
+    reward_type="bernoulli",
+    reward_noise=1.0,
+    episode_weights=None,
     episode_start=None,
 ) -> ModelFit:
     """ML inverse temperature of softmax(beta * posterior-expected means over the training tasks [N, k])."""
     actions = jnp.asarray(actions, jnp.int32)
     values = _locator_values(
-        actions, jnp.asarray(rewards, jnp.float32), jnp.asarray(task_means, jnp.float32), reward_type,
-        reward_noise, episode_start,
+        actions,
+        jnp.asarray(rewards, jnp.float32),
+        jnp.asarray(task_means, jnp.float32),
+        reward_type,
+        reward_noise,
+        episode_start,
     )
     beta, log_lik = fit_inverse_temperature(values, actions, episode_weights)
     weights = _weights(episode_weights, actions.shape[1])
-    return ModelFit("task_locator", {"inverse_temperature": beta}, log_lik, _num_choices(actions, weights),
-                    _temperature_errors(values, actions, weights, beta))
+    return ModelFit(
+        "task_locator",
+        {"inverse_temperature": beta},
+        log_lik,
+        _num_choices(actions, weights),
+        _temperature_errors(values, actions, weights, beta),
+    )
 
 
 def fit_random(actions, num_arms: int, episode_weights=None) -> ModelFit:
@@ -353,11 +450,19 @@ def fit_choice_models(
         fit_random(actions, num_arms),
         fit_wsls(actions, rewards, num_arms, episode_start=episode_start),
         fit_q_learning(actions, rewards, num_arms, q_initial_value, episode_start=episode_start),
-        fit_bayes_learner(actions, rewards, num_arms, prior_a, prior_b, episode_start=episode_start),
+        fit_bayes_learner(
+            actions, rewards, num_arms, prior_a, prior_b, episode_start=episode_start
+        ),
     ]
     if training_task_means is not None:
         fits.append(
-            fit_task_locator(actions, rewards, training_task_means, reward_type, reward_noise,
-                             episode_start=episode_start)
+            fit_task_locator(
+                actions,
+                rewards,
+                training_task_means,
+                reward_type,
+                reward_noise,
+                episode_start=episode_start,
+            )
         )
     return [fit.as_row() for fit in sorted(fits, key=lambda fit: fit.bic)]

@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from metarl.envs.validation import ConfigError
+from metarl.errors import ConfigError
 
 SUMMARY_FORMAT_VERSION = 1
 PROBES_DIR = "probes"

@@ -123,7 +123,9 @@ def profile_fit(totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 1.0 / (1.0 + np.exp(-best_logit)), beta
 
 
-def learning_rate_log_lik_grid(actions, rewards, num_arms: int, initial_value: float = 0.5) -> np.ndarray:
+def learning_rate_log_lik_grid(
+    actions, rewards, num_arms: int, initial_value: float = 0.5
+) -> np.ndarray:
     """[Ga, Gb, B] per-episode log-likelihood of softmax Q-learning on this module's grids."""
     grid = model_fit.q_learning_log_lik_grid(
         jnp.asarray(actions, jnp.int32),
@@ -152,7 +154,12 @@ def _fit_from_grid(grid: np.ndarray, weights: np.ndarray) -> LearningRateFit:
 
 
 def fit_learning_rate(
-    actions, rewards, num_arms: int, num_bootstrap: int = 200, seed: int = 0, initial_value: float = 0.5
+    actions,
+    rewards,
+    num_arms: int,
+    num_bootstrap: int = 200,
+    seed: int = 0,
+    initial_value: float = 0.5,
 ) -> LearningRateFit:
     """Rescorla-Wagner learning rate fitted to one condition's choices [T, B], with a bootstrap interval."""
     grid = learning_rate_log_lik_grid(actions, rewards, num_arms, initial_value)
@@ -170,10 +177,16 @@ def compare_learning_rates(
     initial_value: float = 0.5,
 ) -> VolatilityComparison:
     """Fit alpha in each condition ([T, B] each, episode b paired across conditions); paired bootstrap."""
-    stable_grid = learning_rate_log_lik_grid(stable_actions, stable_rewards, num_arms, initial_value)
-    volatile_grid = learning_rate_log_lik_grid(volatile_actions, volatile_rewards, num_arms, initial_value)
+    stable_grid = learning_rate_log_lik_grid(
+        stable_actions, stable_rewards, num_arms, initial_value
+    )
+    volatile_grid = learning_rate_log_lik_grid(
+        volatile_actions, volatile_rewards, num_arms, initial_value
+    )
     if stable_grid.shape != volatile_grid.shape:
-        raise ValueError("stable and volatile histories must have the same [T, B] shape (paired episodes)")
+        raise ValueError(
+            "stable and volatile histories must have the same [T, B] shape (paired episodes)"
+        )
     weights = bootstrap_weights(stable_grid.shape[-1], num_bootstrap, seed)
     stable = _fit_from_grid(stable_grid, weights)
     volatile = _fit_from_grid(volatile_grid, weights)
@@ -199,7 +212,9 @@ def volatility_conditions(
     other setting and draw the same random numbers per step (the hazard is a traced
     leaf, not a different program), so one evaluation key gives paired episodes.
     """
-    env, volatile_params = menvs.make(name, drift="reversal", reversal_hazard=volatile_hazard, **overrides)
+    env, volatile_params = menvs.make(
+        name, drift="reversal", reversal_hazard=volatile_hazard, **overrides
+    )
     stable_params = volatile_params.replace(
         drift=volatile_params.drift.replace(reversal_hazard=float(stable_hazard))
     )
@@ -228,13 +243,21 @@ def evaluate_volatility(
 
     def player(agent):
         # The params are an argument, not a constant: one compile serves both conditions.
-        return jax.jit(lambda params: evaluate_policy(agent, env, params, key, num_episodes, num_steps))
+        return jax.jit(
+            lambda params: evaluate_policy(agent, env, params, key, num_episodes, num_steps)
+        )
 
     play_stable = player(policy)
     play_volatile = play_stable if volatile_policy is None else player(volatile_policy)
     stable = play_stable(stable_params)
     volatile = play_volatile(volatile_params)
     return compare_learning_rates(
-        stable.actions, stable.rewards, volatile.actions, volatile.rewards,
-        policy.num_actions, num_bootstrap, seed, initial_value,
+        stable.actions,
+        stable.rewards,
+        volatile.actions,
+        volatile.rewards,
+        policy.num_actions,
+        num_bootstrap,
+        seed,
+        initial_value,
     )

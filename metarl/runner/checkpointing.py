@@ -29,7 +29,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
 from metarl.config import ExperimentConfig
-from metarl.envs.validation import ConfigError, check_choice
+from metarl.errors import ConfigError, check_choice
 from metarl.experiments import config_differences, config_from_dict, config_to_dict
 
 FORMAT_VERSION = 1

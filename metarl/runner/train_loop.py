@@ -221,7 +221,7 @@ def train(
 
 
 def _make_trainer(config: ExperimentConfig, mesh: jax.sharding.Mesh | None) -> Any:
-    from metarl.envs.validation import ConfigError
+    from metarl.errors import ConfigError
     from metarl.training.trainer import make_trainer
 
     try:

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from metarl.envs.validation import ConfigError
+from metarl.errors import ConfigError
 from metarl.training.state import ENV_BATCHED_FIELDS, TrainState
 
 DATA_AXIS = "data"

@@ -22,7 +22,7 @@ import numpy as np
 from metarl import envs
 from metarl.agents.actor_critic import ActorCritic
 from metarl.config import ExperimentConfig, validate
-from metarl.envs.validation import ConfigError
+from metarl.errors import ConfigError
 from metarl.training import sharding
 from metarl.training.a2c import make_a2c_update, make_optimizer
 from metarl.training.ppo import make_ppo_update

@@ -1,4 +1,4 @@
-"""Config checks shared by every environment family.
+"""Configuration errors and the checks that raise them, shared by envs, config and CLI.
 
 Each failure names the field, the value it got and what is allowed, so a bad
 ``make(...)`` or ``--set`` fails before anything is compiled.
@@ -51,4 +51,6 @@ def check_range(
     too_low = low is not None and (value < low if low_inclusive else value <= low)
     too_high = high is not None and (value > high if high_inclusive else value >= high)
     if too_low or too_high:
-        raise ConfigError(f"{owner}: field '{field}' = {value!r} is out of range; allowed: {bounds}")
+        raise ConfigError(
+            f"{owner}: field '{field}' = {value!r} is out of range; allowed: {bounds}"
+        )

@@ -76,7 +76,9 @@ def test_step_mean_optimal_action_and_cumulative_regret():
     np.testing.assert_array_equal(indicator, [[1, 0], [1, 0], [0, 1]])
     np.testing.assert_allclose(metrics.step_mean(indicator), [0.5, 0.5, 0.5])
     regret = np.array([[0.5, 0.0], [0.25, 1.0], [0.0, 0.5]])
-    np.testing.assert_allclose(metrics.cumulative_regret(regret), [[0.5, 0.0], [0.75, 1.0], [0.75, 1.5]])
+    np.testing.assert_allclose(
+        metrics.cumulative_regret(regret), [[0.5, 0.0], [0.75, 1.0], [0.75, 1.5]]
+    )
 
 
 def test_trial_totals_sum_within_trials_and_mark_unreached_trials():
@@ -172,7 +174,9 @@ def test_recovery_time_of_identical_episodes_has_an_exact_interval():
     assert out["recovered_fraction"] == 1.0 and out["episodes_with_event"] == 20
     assert out["pre_change"] == 1.0 and out["status"] == "regained"
     np.testing.assert_array_equal(out["curve"], [1, 1, 1, 0, 0, 0.5, 1, 1, 1])
-    cut = metrics.recovery_time(performance, events, before=3, after=3, counts=st.bootstrap_counts(20, 100))
+    cut = metrics.recovery_time(
+        performance, events, before=3, after=3, counts=st.bootstrap_counts(20, 100)
+    )
     assert math.isnan(cut["steps"]) and cut["high"] == math.inf and cut["recovered_fraction"] == 0.0
     assert cut["status"] == "not regained within the window"
     # Measured against a baseline policy on the same episodes: the agent itself has no margin.

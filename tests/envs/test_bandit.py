@@ -19,7 +19,9 @@ def rollout(env, params, key, steps, batch=BATCH, action_fn=None):
     @jax.jit
     def run(key):
         reset_key, run_key = jax.random.split(key)
-        obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(reset_key, batch), params)
+        obs, state = jax.vmap(env.reset, in_axes=(0, None))(
+            jax.random.split(reset_key, batch), params
+        )
 
         def one(carry, step_key):
             obs, state = carry
@@ -62,7 +64,9 @@ def test_same_key_same_trajectory_different_key_differs():
 def test_auto_reset_after_horizon_draws_a_new_task():
     horizon = 10
     env, params = menvs.make("bandit-bernoulli-v0", num_arms=2, horizon=horizon)
-    _, _, _, terminated, truncated, info = rollout(env, params, jax.random.PRNGKey(1), 3 * horizon, batch=256)
+    _, _, _, terminated, truncated, info = rollout(
+        env, params, jax.random.PRNGKey(1), 3 * horizon, batch=256
+    )
     truncated = np.asarray(truncated)
     expected = np.zeros(3 * horizon, bool)
     expected[horizon - 1 :: horizon] = True
@@ -100,8 +104,12 @@ def test_gaussian_rewards_have_configured_noise():
 
 @pytest.mark.parametrize("prior,expected_mean", [("uniform", 0.5), ("beta", 2.0 / (2.0 + 6.0))])
 def test_prior_means(prior, expected_mean):
-    env, params = menvs.make("bandit-bernoulli-v0", num_arms=4, prior=prior, prior_a=2.0, prior_b=6.0)
-    _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.PRNGKey(4), 20000), params)
+    env, params = menvs.make(
+        "bandit-bernoulli-v0", num_arms=4, prior=prior, prior_a=2.0, prior_b=6.0
+    )
+    _, state = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.PRNGKey(4), 20000), params
+    )
     means = np.asarray(state.task.means).ravel()
     var = 1 / 12 if prior == "uniform" else (2 * 6) / ((8**2) * 9)
     assert abs(means.mean() - expected_mean) < 5 * math.sqrt(var / means.size)
@@ -115,7 +123,9 @@ def test_dependent_prior_arms_sum_to_one():
 
 def test_change_point_frequency_matches_hazard():
     hazard = 0.05
-    env, params = menvs.make("bandit-bernoulli-v0", num_arms=3, horizon=100, drift="change_point", hazard=hazard)
+    env, params = menvs.make(
+        "bandit-bernoulli-v0", num_arms=3, horizon=100, drift="change_point", hazard=hazard
+    )
     _, _, _, _, truncated, info = rollout(env, params, jax.random.PRNGKey(6), 100)
     flags = np.asarray(info["change_point"]).ravel()
     n = flags.size
@@ -131,15 +141,23 @@ def test_change_point_frequency_matches_hazard():
 def test_random_walk_increments_have_volatility_sigma(walk_space):
     sigma = 0.01
     env, params = menvs.make(
-        "bandit-bernoulli-v0", num_arms=2, horizon=100, drift="random_walk", volatility=sigma,
-        walk_space=walk_space, num_tasks=1, task_seed=0,
+        "bandit-bernoulli-v0",
+        num_arms=2,
+        horizon=100,
+        drift="random_walk",
+        volatility=sigma,
+        walk_space=walk_space,
+        num_tasks=1,
+        task_seed=0,
     )
     params = params.replace(task_pool=params.task_pool.replace(means=jnp.array([[0.5, 0.5]])))
     _, _, _, _, _, info = rollout(env, params, jax.random.PRNGKey(7), 2)
     means = np.asarray(info["arm_means"], np.float64)
     if walk_space == "logit":
         means = np.log(means / (1 - means))
-        step_sd = sigma / 0.25  # d logit / dp = 1/(p(1-p)) = 4 at p = 0.5... in logit units the sd is sigma
+        step_sd = (
+            sigma / 0.25
+        )  # d logit / dp = 1/(p(1-p)) = 4 at p = 0.5... in logit units the sd is sigma
         step_sd = sigma
     else:
         step_sd = sigma
@@ -151,8 +169,15 @@ def test_random_walk_increments_have_volatility_sigma(walk_space):
 
 def test_bounded_walk_stays_in_bounds():
     env, params = menvs.make(
-        "bandit-bernoulli-v0", num_arms=2, horizon=100, drift="random_walk", volatility=0.3,
-        walk_space="bounded", walk_low=0.25, walk_high=0.75, prior="uniform",
+        "bandit-bernoulli-v0",
+        num_arms=2,
+        horizon=100,
+        drift="random_walk",
+        volatility=0.3,
+        walk_space="bounded",
+        walk_low=0.25,
+        walk_high=0.75,
+        prior="uniform",
     )
     _, _, _, _, _, info = rollout(env, params, jax.random.PRNGKey(8), 100, batch=256)
     means = np.asarray(info["arm_means"])[1:]  # after the first walk step
@@ -164,7 +189,9 @@ def test_bounded_walk_stays_in_bounds():
 
 
 def test_scheduled_reversal_swaps_arms_exactly_once():
-    env, params = menvs.make("bandit-bernoulli-v0", num_arms=3, horizon=20, drift="reversal", reversal_steps=(9,))
+    env, params = menvs.make(
+        "bandit-bernoulli-v0", num_arms=3, horizon=20, drift="reversal", reversal_steps=(9,)
+    )
     _, _, _, _, _, info = rollout(env, params, jax.random.PRNGKey(9), 20, batch=32)
     means = np.asarray(info["arm_means"])
     reversal = np.asarray(info["reversal"])
@@ -174,7 +201,9 @@ def test_scheduled_reversal_swaps_arms_exactly_once():
 
 
 def test_finite_pool_is_exactly_n_distinct_tasks_and_episodes_use_it():
-    env, params = menvs.make("bandit-bernoulli-v0", num_arms=4, num_tasks=16, task_seed=3, horizon=5)
+    env, params = menvs.make(
+        "bandit-bernoulli-v0", num_arms=4, num_tasks=16, task_seed=3, horizon=5
+    )
     pool = np.asarray(params.task_pool.means)
     assert pool.shape == (16, 4)
     assert len({row.tobytes() for row in pool}) == 16
@@ -190,9 +219,16 @@ def test_finite_pool_is_exactly_n_distinct_tasks_and_episodes_use_it():
 
 @pytest.mark.parametrize("num_tasks", [1, 4, 64])
 def test_held_out_pool_is_disjoint_from_training_pool(num_tasks):
-    _, train = menvs.make("bandit-bernoulli-v0", num_arms=2, num_tasks=num_tasks, task_seed=1, held_out_size=256)
+    _, train = menvs.make(
+        "bandit-bernoulli-v0", num_arms=2, num_tasks=num_tasks, task_seed=1, held_out_size=256
+    )
     _, held = menvs.make(
-        "bandit-bernoulli-v0", num_arms=2, num_tasks=num_tasks, task_seed=1, held_out_size=256, split="held_out"
+        "bandit-bernoulli-v0",
+        num_arms=2,
+        num_tasks=num_tasks,
+        task_seed=1,
+        held_out_size=256,
+        split="held_out",
     )
     train_rows = {row.tobytes() for row in np.asarray(train.task_pool.means)}
     held_rows = {row.tobytes() for row in np.asarray(held.task_pool.means)}
@@ -218,7 +254,9 @@ def test_discrete_prior_pool_excludes_training_tasks_from_held_out():
 def test_infinite_tasks_draw_fresh_from_prior():
     env, params = menvs.make("bandit-bernoulli-v0", num_tasks="infinite")
     assert params.task_pool is None
-    _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.PRNGKey(0), 512), params)
+    _, state = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.PRNGKey(0), 512), params
+    )
     assert len({row.tobytes() for row in np.asarray(state.task.means)}) == 512
     assert int(state.task_id[0]) == -1
 
@@ -226,9 +264,13 @@ def test_infinite_tasks_draw_fresh_from_prior():
 def test_log_wrapper_interop_returns_episode_sums():
     horizon = 8
     env, params = menvs.make("bandit-bernoulli-v0", num_arms=2, horizon=horizon)
-    _, _, reward, _, _, info = rollout(LogWrapper(env), params, jax.random.PRNGKey(11), 2 * horizon, batch=128)
+    _, _, reward, _, _, info = rollout(
+        LogWrapper(env), params, jax.random.PRNGKey(11), 2 * horizon, batch=128
+    )
     episode_sum = np.asarray(reward)[:horizon].sum(0)
-    np.testing.assert_allclose(np.asarray(info["returned_episode_returns"])[horizon - 1], episode_sum)
+    np.testing.assert_allclose(
+        np.asarray(info["returned_episode_returns"])[horizon - 1], episode_sum
+    )
     assert np.asarray(info["returned_episode"])[horizon - 1].all()
 
 

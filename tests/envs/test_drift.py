@@ -7,18 +7,23 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from metarl.envs import drift as drift_lib
-from metarl.envs.validation import ConfigError
+
+from metarl.errors import ConfigError
 
 
 def test_bounded_walk_reflects_into_the_interval():
-    params = drift_lib.make_drift("random_walk", volatility=0.5, walk_space="bounded", walk_low=0.2, walk_high=0.8)
+    params = drift_lib.make_drift(
+        "random_walk", volatility=0.5, walk_space="bounded", walk_low=0.2, walk_high=0.8
+    )
     values = jnp.full((100_000,), 0.5)
     walked = drift_lib.random_walk(jax.random.PRNGKey(0), values, params)
     assert float(walked.min()) >= 0.2 and float(walked.max()) <= 0.8
     # Reflection maps x to the mirror image: a value just past the top lands just below it.
     noise = jnp.array([0.35, -0.35, 0.1])  # from 0.5: 0.85 -> 0.75, 0.15 -> 0.25, 0.6 -> 0.6
     np.testing.assert_allclose(
-        drift_lib.walk_with_noise(noise / 0.5, jnp.full(3, 0.5), params), [0.75, 0.25, 0.6], atol=1e-6
+        drift_lib.walk_with_noise(noise / 0.5, jnp.full(3, 0.5), params),
+        [0.75, 0.25, 0.6],
+        atol=1e-6,
     )
 
 
@@ -42,7 +47,9 @@ def test_uniform_path_matches_hazard_and_schedule():
     fresh = jnp.array([0.4, 0.6])
 
     def one(u, step):
-        return drift_lib.apply_drift_uniform(u, task, step, params, fresh_task=fresh, reverse=lambda t: t[::-1])
+        return drift_lib.apply_drift_uniform(
+            u, task, step, params, fresh_task=fresh, reverse=lambda t: t[::-1]
+        )
 
     n = 100_000
     uniforms = jax.random.uniform(jax.random.PRNGKey(2), (n, 2))
@@ -63,7 +70,10 @@ def test_uniform_path_matches_hazard_and_schedule():
         ({"kinds": "reversal"}, "reversal"),
         ({"kinds": "random_walk", "volatility": 0.1, "walk_space": "probit"}, "walk_space"),
         ({"kinds": "random_walk+random_walk", "volatility": 0.1}, "repeats"),
-        ({"kinds": "random_walk", "volatility": 0.1, "walk_low": 0.9, "walk_high": 0.1}, "walk_low"),
+        (
+            {"kinds": "random_walk", "volatility": 0.1, "walk_low": 0.9, "walk_high": 0.1},
+            "walk_low",
+        ),
     ],
 )
 def test_bad_drift_config_names_the_field(kwargs, field):

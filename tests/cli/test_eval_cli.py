@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from metarl.envs.validation import ConfigError
 
 from metarl import cli
+from metarl.errors import ConfigError
 from metarl.evaluation import suites
 
 HORIZON = 20
@@ -40,7 +40,9 @@ EVAL_ARGS = ["--episodes", str(EPISODES), "--seed", "7", "--references", "thomps
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("eval_cli") / "run"
-    code = cli.main(["train", "bandit_default", "--run-dir", str(run_dir), "--no-progress", *TINY_RUN])
+    code = cli.main(
+        ["train", "bandit_default", "--run-dir", str(run_dir), "--no-progress", *TINY_RUN]
+    )
     assert code == cli.EXIT_OK
     return run_dir
 
@@ -62,7 +64,13 @@ def _load(directory: Path) -> tuple[dict, dict, dict]:
 
 
 def test_eval_writes_arrays_summary_and_plots(drift_eval):
-    for name in ("episodes.npz", "curves.npz", "summary.json", "learning_curves.png", "learning_curves.pdf"):
+    for name in (
+        "episodes.npz",
+        "curves.npz",
+        "summary.json",
+        "learning_curves.png",
+        "learning_curves.pdf",
+    ):
         assert (drift_eval / name).stat().st_size > 0, name
     assert (drift_eval / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary, episodes, curves = _load(drift_eval)
@@ -76,7 +84,9 @@ def test_eval_writes_arrays_summary_and_plots(drift_eval):
     assert episodes["random/rewards"].shape == (HORIZON, EPISODES)
     # The summary is computed from exactly these arrays.
     pooled_totals = episodes["checkpoint/rewards"].astype(np.float64).sum(axis=1).mean(axis=0)
-    assert summary["agents"]["checkpoint"]["total_reward"]["mean"] == pytest.approx(pooled_totals.mean())
+    assert summary["agents"]["checkpoint"]["total_reward"]["mean"] == pytest.approx(
+        pooled_totals.mean()
+    )
     seed1 = episodes["checkpoint/rewards"][1].astype(np.float64).sum(axis=0).mean()
     assert summary["agents"]["checkpoint_seed1"]["total_reward"]["mean"] == pytest.approx(seed1)
     ts_totals = episodes["thompson_sampling/rewards"].astype(np.float64).sum(axis=0)
@@ -86,7 +96,9 @@ def test_eval_writes_arrays_summary_and_plots(drift_eval):
     # Paired episodes: the tasks (hence the oracle's expected reward) do not depend on the
     # agent, so they are stored once; the oracle total is their sum.
     oracle = episodes["episode/optimal_expected_reward"].astype(np.float64)
-    assert summary["agents"]["oracle"]["total_expected_reward"]["mean"] == pytest.approx(oracle.sum(0).mean())
+    assert summary["agents"]["oracle"]["total_expected_reward"]["mean"] == pytest.approx(
+        oracle.sum(0).mean()
+    )
     assert curves["checkpoint/reward/mean"].shape == (HORIZON,)
     assert np.all(curves["random/reward/low"] <= curves["random/reward/high"])
     # Recovery is measured around the scheduled reversal.
@@ -172,7 +184,10 @@ def test_bad_requests_exit_2_or_4_before_building_anything(trained_run, no_train
         "allowed values: 'train', 'held_out', 'drift', 'change_point', 'ood', or 'all'"
     ]
     code = cli.main(["eval", str(trained_run), "--checkpoint", "soon"])
-    assert code == cli.EXIT_CONFIG and "allowed values: 'latest', 'best', or an update number" in capsys.readouterr().err
+    assert (
+        code == cli.EXIT_CONFIG
+        and "allowed values: 'latest', 'best', or an update number" in capsys.readouterr().err
+    )
     code = cli.main(["eval", str(trained_run), "--checkpoint", "99999"])
     err = capsys.readouterr().err
     assert code == cli.EXIT_CHECKPOINT and "no checkpoint at update 99999; available: " in err

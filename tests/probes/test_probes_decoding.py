@@ -30,10 +30,14 @@ def belief_mixing_agent(num_arms: int, hidden_size: int, seed: int = 5) -> Funct
         return beliefs.empty_beta_counts(batch, num_arms)
 
     def act(counts, inputs: PolicyInputs, key):
-        counts = beliefs.update_beta_counts(counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start)
+        counts = beliefs.update_beta_counts(
+            counts, inputs.prev_action, inputs.prev_reward, inputs.episode_start
+        )
         posterior_mean = beliefs.beta_posterior_mean(counts)
         samples = jax.random.beta(key, 1.0 + counts.successes, 1.0 + counts.failures)
-        hidden = jnp.concatenate([posterior_mean, counts.successes, counts.failures], axis=-1) @ mixing
+        hidden = (
+            jnp.concatenate([posterior_mean, counts.successes, counts.failures], axis=-1) @ mixing
+        )
         return counts, jnp.argmax(samples, axis=-1).astype(jnp.int32), {"hidden": hidden}
 
     return FunctionalPolicy(init_carry_fn=init_carry, act_fn=act, num_actions=num_arms)
@@ -45,8 +49,14 @@ def _episodes():
     env, params = menvs.make("bandit-restless-v0", num_arms=NUM_ARMS, horizon=HORIZON)
     run = jax.jit(
         lambda key: evaluate_policy(
-            belief_mixing_agent(NUM_ARMS, HIDDEN), env, params, key, EPISODES, HORIZON,
-            record_extras=True, record_observations=True,
+            belief_mixing_agent(NUM_ARMS, HIDDEN),
+            env,
+            params,
+            key,
+            EPISODES,
+            HORIZON,
+            record_extras=True,
+            record_observations=True,
         )
     )
     return run(jax.random.PRNGKey(0))
@@ -55,22 +65,35 @@ def _episodes():
 @functools.cache
 def _decoded():
     episodes = _episodes()
-    control = decoding.random_network_hidden(episodes, AgentConfig(), jax.random.PRNGKey(1), NUM_ARMS)
-    rows = decoding.decode_beliefs(episodes.extras["hidden"], episodes, NUM_ARMS, control_hidden=control)
+    control = decoding.random_network_hidden(
+        episodes, AgentConfig(), jax.random.PRNGKey(1), NUM_ARMS
+    )
+    rows = decoding.decode_beliefs(
+        episodes.extras["hidden"], episodes, NUM_ARMS, control_hidden=control
+    )
     return {row["target"]: row for row in rows}
 
 
 def test_steps_since_change_counts_from_the_step_after_each_change():
     change = np.array([0, 0, 1, 0, 0, 1, 1, 0], bool)[:, None]
-    np.testing.assert_array_equal(decoding.steps_since_change(change)[:, 0], [0, 1, 2, 0, 1, 2, 0, 0])
+    np.testing.assert_array_equal(
+        decoding.steps_since_change(change)[:, 0], [0, 1, 2, 0, 1, 2, 0, 0]
+    )
 
 
 def test_targets_are_the_beta_statistics_of_the_history():
     episodes = _episodes()
     targets = decoding.belief_targets(episodes, NUM_ARMS)
-    assert set(targets) == {"posterior_mean", "pull_count", "posterior_best_arm", "steps_since_change"}
+    assert set(targets) == {
+        "posterior_mean",
+        "pull_count",
+        "posterior_best_arm",
+        "steps_since_change",
+    }
     # Before step t the agent has pulled exactly t times.
-    np.testing.assert_array_equal(targets["pull_count"].sum(-1), np.arange(HORIZON)[:, None] * np.ones(EPISODES))
+    np.testing.assert_array_equal(
+        targets["pull_count"].sum(-1), np.arange(HORIZON)[:, None] * np.ones(EPISODES)
+    )
     assert targets["posterior_mean"].shape == (HORIZON, EPISODES, NUM_ARMS)
 
 
@@ -110,15 +133,24 @@ def test_replay_across_episode_boundaries_resets_the_state():
     episode_start = np.zeros((HORIZON, EPISODES), bool)
     episode_start[[0, 50]] = True
     policy = belief_mixing_agent(NUM_ARMS, HIDDEN)
-    replayed = jax.jit(lambda e, s: replay_policy(policy, e, jax.random.PRNGKey(9), s))(episodes, episode_start)
+    replayed = jax.jit(lambda e, s: replay_policy(policy, e, jax.random.PRNGKey(9), s))(
+        episodes, episode_start
+    )
     counts = choice_models.pull_counts(episodes.actions, episodes.rewards, NUM_ARMS, episode_start)
     posterior_mean = beliefs.beta_posterior_mean(counts)
     mixing = jax.random.normal(jax.random.PRNGKey(5), (3 * NUM_ARMS, HIDDEN))
-    expected = jnp.concatenate([posterior_mean, counts.successes, counts.failures], axis=-1) @ mixing
+    expected = (
+        jnp.concatenate([posterior_mean, counts.successes, counts.failures], axis=-1) @ mixing
+    )
     np.testing.assert_allclose(replayed["hidden"], expected, atol=1e-4)
     # Up to step 50 nothing differs from what the agent itself carried.
     np.testing.assert_allclose(replayed["hidden"][:50], episodes.extras["hidden"][:50], atol=1e-4)
-    assert np.abs(np.asarray(replayed["hidden"][51:]) - np.asarray(episodes.extras["hidden"][51:])).max() > 1.0
+    assert (
+        np.abs(
+            np.asarray(replayed["hidden"][51:]) - np.asarray(episodes.extras["hidden"][51:])
+        ).max()
+        > 1.0
+    )
 
 
 # ----------------------------------------------------------------- maze targets
@@ -127,7 +159,9 @@ MAZE_HORIZON = 50
 MAZE_EPISODES = 80
 
 
-def privileged_maze_walker(num_free_cells: int, hidden_size: int, seed: int = 6) -> FunctionalPolicy:
+def privileged_maze_walker(
+    num_free_cells: int, hidden_size: int, seed: int = 6
+) -> FunctionalPolicy:
     """A random walker whose exposed hidden state is a fixed random linear mixing of one_hot(goal)
     and its map of visited squares, both read from the env state (privileged: a test instrument
     whose state is, by construction, the maze targets)."""
@@ -140,7 +174,9 @@ def privileged_maze_walker(num_free_cells: int, hidden_size: int, seed: int = 6)
         state = inputs.privileged_state
         here = jax.nn.one_hot(state.position, num_free_cells)
         visited = jnp.maximum(jnp.where(inputs.episode_start[:, None], 0.0, visited), here)
-        hidden = jnp.concatenate([jax.nn.one_hot(state.goal, num_free_cells), visited], axis=-1) @ mixing
+        hidden = (
+            jnp.concatenate([jax.nn.one_hot(state.goal, num_free_cells), visited], axis=-1) @ mixing
+        )
         action = jax.random.randint(key, state.position.shape, 0, 4, dtype=jnp.int32)
         return visited, action, {"hidden": hidden}
 
@@ -153,7 +189,14 @@ def test_maze_goal_and_visited_squares_are_decoded_from_a_state_that_is_them():
     policy = decoding.with_ground_truth(privileged_maze_walker(free, 128), decoding.read_maze_state)
     episodes = jax.jit(
         lambda key: evaluate_policy(
-            policy, env, params, key, MAZE_EPISODES, MAZE_HORIZON, record_extras=True, record_observations=True
+            policy,
+            env,
+            params,
+            key,
+            MAZE_EPISODES,
+            MAZE_HORIZON,
+            record_extras=True,
+            record_observations=True,
         )
     )(jax.random.PRNGKey(7))
     truth = episodes.extras["ground_truth"]
@@ -165,9 +208,13 @@ def test_maze_goal_and_visited_squares_are_decoded_from_a_state_that_is_them():
     assert grown.min() >= 0 and grown.max() <= 1
     control = decoding.random_network_hidden(episodes, AgentConfig(), jax.random.PRNGKey(8), 4)
     rows = decoding.decode_targets(
-        episodes.extras["hidden"], {"goal": targets["goal"], "visited": targets["visited"]}, control_hidden=control
+        episodes.extras["hidden"],
+        {"goal": targets["goal"], "visited": targets["visited"]},
+        control_hidden=control,
     )
     rows = {row["target"]: row for row in rows}
-    assert rows["goal"]["agent"] > 0.95 and rows["goal"]["control"] < rows["goal"]["agent"] - 0.3, rows["goal"]
+    assert rows["goal"]["agent"] > 0.95 and rows["goal"]["control"] < rows["goal"]["agent"] - 0.3, (
+        rows["goal"]
+    )
     assert rows["visited"]["agent"] > 0.99, rows["visited"]
     assert rows["visited"]["control"] < rows["visited"]["agent"] - 0.2, rows["visited"]

@@ -51,14 +51,23 @@ def _held_out_episodes(name: str, seed: int = 21):
     policy = _HELD_OUT_POLICIES[name](train_means)
     run = jax.jit(
         lambda key: evaluate_policy(
-            policy, env, held_out, key, EPISODES, HORIZON, record_extras=True, record_observations=True
+            policy,
+            env,
+            held_out,
+            key,
+            EPISODES,
+            HORIZON,
+            record_extras=True,
+            record_observations=True,
         )
     )
     return run(jax.random.PRNGKey(seed))
 
 
 def _play(policy, env, params, seed, episodes, steps):
-    return jax.jit(lambda key: evaluate_policy(policy, env, params, key, episodes, steps))(jax.random.PRNGKey(seed))
+    return jax.jit(lambda key: evaluate_policy(policy, env, params, key, episodes, steps))(
+        jax.random.PRNGKey(seed)
+    )
 
 
 # ----------------------------------------------------------------- choice models are the agents' beliefs
@@ -73,17 +82,27 @@ def test_choice_model_values_equal_the_reference_agents_beliefs_on_a_replayed_hi
 
     # Replay is faithful: Thompson sampling replayed on its own history believes what it believed.
     replayed = jax.jit(lambda e: replay_policy(thompson_sampling(NUM_ARMS), e, key))(episodes)
-    np.testing.assert_array_equal(np.asarray(replayed["posterior_mean"]), np.asarray(episodes.extras["posterior_mean"]))
+    np.testing.assert_array_equal(
+        np.asarray(replayed["posterior_mean"]), np.asarray(episodes.extras["posterior_mean"])
+    )
     np.testing.assert_allclose(
-        choice_models.bayes_learner_values(actions, rewards, NUM_ARMS), replayed["posterior_mean"], atol=1e-6
+        choice_models.bayes_learner_values(actions, rewards, NUM_ARMS),
+        replayed["posterior_mean"],
+        atol=1e-6,
     )
     replayed = jax.jit(lambda e: replay_policy(task_locator(train_means), e, key))(episodes)
     np.testing.assert_allclose(
-        choice_models.task_locator_values(actions, rewards, train_means), replayed["action_values"], atol=1e-5
+        choice_models.task_locator_values(actions, rewards, train_means),
+        replayed["action_values"],
+        atol=1e-5,
     )
-    replayed = jax.jit(lambda e: replay_policy(q_learning(NUM_ARMS, 0.3, inverse_temperature=5.0), e, key))(episodes)
+    replayed = jax.jit(
+        lambda e: replay_policy(q_learning(NUM_ARMS, 0.3, inverse_temperature=5.0), e, key)
+    )(episodes)
     np.testing.assert_allclose(
-        choice_models.q_learning_values(actions, rewards, NUM_ARMS, 0.3), replayed["action_values"], atol=1e-6
+        choice_models.q_learning_values(actions, rewards, NUM_ARMS, 0.3),
+        replayed["action_values"],
+        atol=1e-6,
     )
 
 
@@ -91,17 +110,25 @@ def test_q_learning_values_match_a_hand_computed_history():
     # One episode, 2 arms: pull 0 (reward 1), pull 0 (reward 0), pull 1 (reward 1), pull 0.
     actions = jnp.array([[0], [0], [1], [0]])
     rewards = jnp.array([[1.0], [0.0], [1.0], [0.0]])
-    values = np.asarray(choice_models.q_learning_values(actions, rewards, 2, 0.5, initial_value=0.5))[:, 0]
+    values = np.asarray(
+        choice_models.q_learning_values(actions, rewards, 2, 0.5, initial_value=0.5)
+    )[:, 0]
     expected = [[0.5, 0.5], [0.75, 0.5], [0.375, 0.5], [0.375, 0.75]]
     np.testing.assert_allclose(values, expected, atol=1e-6)
     # Beta(1, 1) posterior means of the same history: (1 + s) / (2 + n).
     posterior = np.asarray(choice_models.bayes_learner_values(actions, rewards, 2))[:, 0]
-    np.testing.assert_allclose(posterior, [[0.5, 0.5], [2 / 3, 0.5], [0.5, 0.5], [0.5, 2 / 3]], atol=1e-6)
+    np.testing.assert_allclose(
+        posterior, [[0.5, 0.5], [2 / 3, 0.5], [0.5, 0.5], [0.5, 2 / 3]], atol=1e-6
+    )
     # The two-arm fast path of softmax_log_probs is the log-softmax.
     for beta in (0.0, 3.0, 40.0):
-        general = jax.nn.log_softmax(beta * values, axis=-1)[np.arange(4), np.asarray(actions[:, 0])]
+        general = jax.nn.log_softmax(beta * values, axis=-1)[
+            np.arange(4), np.asarray(actions[:, 0])
+        ]
         np.testing.assert_allclose(
-            choice_models.softmax_log_probs(jnp.asarray(values)[:, None], actions, beta)[:, 0], general, atol=1e-5
+            choice_models.softmax_log_probs(jnp.asarray(values)[:, None], actions, beta)[:, 0],
+            general,
+            atol=1e-5,
         )
 
 
@@ -120,13 +147,17 @@ def test_wsls_log_probs_match_the_rule():
 def test_q_learning_fit_recovers_alpha_and_beta_and_wins_the_bic_table():
     env, params = menvs.make("bandit-bernoulli-v0", num_arms=2, horizon=100)
     true_alpha, true_beta = 0.3, 5.0
-    episodes = _play(q_learning(2, true_alpha, inverse_temperature=true_beta), env, params, 11, EPISODES, 100)
+    episodes = _play(
+        q_learning(2, true_alpha, inverse_temperature=true_beta), env, params, 11, EPISODES, 100
+    )
     table = model_fit.fit_choice_models(episodes.actions, episodes.rewards, 2)
     fit = next(row for row in table if row["model"] == "q_learning")
     errors = fit["standard_errors"]
     # 5 asymptotic standard errors (inverse observed information; 20,000 choices).
     assert abs(fit["params"]["learning_rate"] - true_alpha) < 5 * errors["learning_rate"], fit
-    assert abs(fit["params"]["inverse_temperature"] - true_beta) < 5 * errors["inverse_temperature"], fit
+    assert (
+        abs(fit["params"]["inverse_temperature"] - true_beta) < 5 * errors["inverse_temperature"]
+    ), fit
     assert errors["learning_rate"] < 0.02 and errors["inverse_temperature"] < 0.3, errors
     assert table[0]["model"] == "q_learning", table
     assert table[-1]["model"] == "random"
@@ -149,10 +180,14 @@ def test_wsls_fit_finds_a_rule_follower_and_wins_the_bic_table():
 def test_bayes_learner_wins_the_bic_table_for_thompson_sampling_and_locator_for_the_locator():
     _, _, train_means = _envs()
     ts = _held_out_episodes("thompson_sampling")
-    table = model_fit.fit_choice_models(ts.actions, ts.rewards, NUM_ARMS, training_task_means=train_means)
+    table = model_fit.fit_choice_models(
+        ts.actions, ts.rewards, NUM_ARMS, training_task_means=train_means
+    )
     assert table[0]["model"] == "bayes_learner", table
     locator = _held_out_episodes("locator_greedy")
-    table = model_fit.fit_choice_models(locator.actions, locator.rewards, NUM_ARMS, training_task_means=train_means)
+    table = model_fit.fit_choice_models(
+        locator.actions, locator.rewards, NUM_ARMS, training_task_means=train_means
+    )
     assert table[0]["model"] == "task_locator", table
 
 

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from metarl.envs.validation import ConfigError
 
 from metarl import cli
 from metarl.config import ExperimentConfig
+from metarl.errors import ConfigError
 from metarl.experiments import (
     apply_overrides,
     check_env_values,

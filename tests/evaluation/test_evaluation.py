@@ -17,7 +17,9 @@ def test_policies_share_tasks_and_reward_draws():
     key = jax.random.PRNGKey(0)
     a = _run(random_policy(3), env, params, key, 256, 20)
     b = _run(thompson_sampling(3), env, params, key, 256, 20)
-    np.testing.assert_array_equal(np.asarray(a.info["optimal_expected_reward"]), np.asarray(b.info["optimal_expected_reward"]))
+    np.testing.assert_array_equal(
+        np.asarray(a.info["optimal_expected_reward"]), np.asarray(b.info["optimal_expected_reward"])
+    )
     # Where both pulled the same arm at the same step, they got the same reward (common random numbers).
     same = np.asarray(a.actions) == np.asarray(b.actions)
     assert same.mean() > 0.2

@@ -5,10 +5,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from metarl.envs.validation import ConfigError
 
 from metarl.agents import ActorCritic, TransformerCarry, make_core
 from metarl.config import AgentConfig
+from metarl.errors import ConfigError
 
 B, D, H = 3, 5, 8
 MEMORY_CORES = ("gru", "lstm", "transformer")

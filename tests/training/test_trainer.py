@@ -14,13 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from metarl.envs.bandit import BanditTask
-from metarl.envs.validation import ConfigError
 
 from metarl._xla_flags import CPU_SCHEDULER_FLAG
 from metarl.config import AgentConfig, AlgoConfig, EnvConfig, ExperimentConfig, RunConfig
+from metarl.errors import ConfigError
 from metarl.training import TrainState, make_trainer
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NUM_SEEDS, NUM_ENVS, ROLLOUT, UPDATES = 2, 8, 5, 3
 EXPECTED_METRICS = {
     "mean_episode_return",
@@ -279,7 +279,7 @@ SHARDING_SCRIPT = """
     import metarl
     import jax, numpy as np
     from metarl.config import AgentConfig, AlgoConfig, EnvConfig, ExperimentConfig, RunConfig
-    from metarl.envs.validation import ConfigError
+    from metarl.errors import ConfigError
     from metarl.training import make_mesh, make_trainer
 
     assert jax.device_count() == 8, jax.devices()

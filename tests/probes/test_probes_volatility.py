@@ -26,25 +26,39 @@ def _conditions():
 def _evaluate(stable_policy, volatile_policy=None, seed=0):
     env, stable, volatile = _conditions()
     return volatility.evaluate_volatility(
-        stable_policy, env, stable, volatile, jax.random.PRNGKey(seed), EPISODES, HORIZON,
+        stable_policy,
+        env,
+        stable,
+        volatile,
+        jax.random.PRNGKey(seed),
+        EPISODES,
+        HORIZON,
         volatile_policy=volatile_policy,
     )
 
 
 @functools.cache
-def _bayesian_comparison(stable_assumed_hazard: float, volatile_assumed_hazard: float, seed: int = 3):
+def _bayesian_comparison(
+    stable_assumed_hazard: float, volatile_assumed_hazard: float, seed: int = 3
+):
     """The reversal-aware Bayesian assuming the given hazard in each condition (cached: shared by tests)."""
     stable_policy = reversal_aware_learner(stable_assumed_hazard, INVERSE_TEMPERATURE)
     if volatile_assumed_hazard == stable_assumed_hazard:
         return _evaluate(stable_policy, seed=seed)  # one policy, one compile
-    return _evaluate(stable_policy, reversal_aware_learner(volatile_assumed_hazard, INVERSE_TEMPERATURE), seed=seed)
+    return _evaluate(
+        stable_policy,
+        reversal_aware_learner(volatile_assumed_hazard, INVERSE_TEMPERATURE),
+        seed=seed,
+    )
 
 
 def _half_width(interval):
     return (interval[1] - interval[0]) / 2.0
 
 
-def reversal_aware_learner(hazard: float, inverse_temperature: float, grid_size: int = 51) -> FunctionalPolicy:
+def reversal_aware_learner(
+    hazard: float, inverse_temperature: float, grid_size: int = 51
+) -> FunctionalPolicy:
     """Bayes-optimal beliefs for the dependent two-armed bandit (means p and 1 - p) whose arms
     reverse with a *known* per-step ``hazard``; softmax(beta * expected means) choice.
 
@@ -84,13 +98,21 @@ def test_conditions_share_tasks_and_differ_only_in_reversals():
 
 def test_fixed_rate_q_learning_has_the_same_fitted_rate_in_both_conditions():
     true_alpha = 0.3
-    comparison = _evaluate(q_learning(2, true_alpha, inverse_temperature=INVERSE_TEMPERATURE), seed=1)
+    comparison = _evaluate(
+        q_learning(2, true_alpha, inverse_temperature=INVERSE_TEMPERATURE), seed=1
+    )
     for fit in (comparison.stable, comparison.volatile):
         # The bootstrap interval is a 95% one (~2 SE each side): 2.5 half-widths ~ 5 SE.
-        assert abs(fit.learning_rate - true_alpha) < 2.5 * _half_width(fit.interval), comparison.summary()
+        assert abs(fit.learning_rate - true_alpha) < 2.5 * _half_width(fit.interval), (
+            comparison.summary()
+        )
         assert abs(fit.inverse_temperature - INVERSE_TEMPERATURE) < 1.0, comparison.summary()
-        assert _half_width(fit.interval) < 0.03, comparison.summary()  # precise enough to mean something
-    assert abs(comparison.difference) < 2.5 * _half_width(comparison.difference_interval), comparison.summary()
+        assert _half_width(fit.interval) < 0.03, (
+            comparison.summary()
+        )  # precise enough to mean something
+    assert abs(comparison.difference) < 2.5 * _half_width(comparison.difference_interval), (
+        comparison.summary()
+    )
     assert comparison.verdict == "no_difference", comparison.summary()
 
 
@@ -101,8 +123,12 @@ def test_a_q_learner_told_the_condition_is_recovered_rate_for_rate():
         q_learning(2, volatile_alpha, inverse_temperature=INVERSE_TEMPERATURE),
         seed=2,
     )
-    assert abs(comparison.stable.learning_rate - stable_alpha) < 2.5 * _half_width(comparison.stable.interval)
-    assert abs(comparison.volatile.learning_rate - volatile_alpha) < 2.5 * _half_width(comparison.volatile.interval)
+    assert abs(comparison.stable.learning_rate - stable_alpha) < 2.5 * _half_width(
+        comparison.stable.interval
+    )
+    assert abs(comparison.volatile.learning_rate - volatile_alpha) < 2.5 * _half_width(
+        comparison.volatile.interval
+    )
     assert comparison.verdict == "faster_when_volatile", comparison.summary()
     low, high = comparison.difference_interval
     assert low > 0.2 and low < volatile_alpha - stable_alpha < high, comparison.summary()
@@ -124,7 +150,10 @@ def test_known_limitation_a_fixed_hazard_bayesian_also_fits_a_higher_rate_when_v
     fixed = _bayesian_comparison(0.01, 0.01)
     told = _bayesian_comparison(0.01, VOLATILE_HAZARD)
     assert fixed.verdict == "faster_when_volatile", fixed.summary()
-    assert fixed.difference_interval[1] < told.difference_interval[0], (fixed.summary(), told.summary())
+    assert fixed.difference_interval[1] < told.difference_interval[0], (
+        fixed.summary(),
+        told.summary(),
+    )
 
 
 def test_bootstrap_is_paired_and_reproducible():
@@ -139,7 +168,10 @@ def test_profile_fit_finds_the_peak_of_a_smooth_surface_between_grid_points():
     logit = np.log(volatility.LEARNING_RATE_GRID) - np.log1p(-volatility.LEARNING_RATE_GRID)
     log_beta = np.log(volatility.INVERSE_TEMPERATURE_GRID)
     true_alpha, true_beta = 0.237, 7.3
-    surface = -((logit[:, None] - np.log(true_alpha / (1 - true_alpha))) ** 2) - (log_beta[None] - np.log(true_beta)) ** 2
+    surface = (
+        -((logit[:, None] - np.log(true_alpha / (1 - true_alpha))) ** 2)
+        - (log_beta[None] - np.log(true_beta)) ** 2
+    )
     alpha, beta = volatility.profile_fit(surface)
     # Quadratic in both coordinates: the parabolas recover the off-grid peak (grid steps:
     # 0.25 in logit alpha, 0.14 in log beta).

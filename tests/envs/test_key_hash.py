@@ -36,5 +36,9 @@ def test_positions_and_keys_are_uncorrelated():
 def test_same_key_same_words_and_streams_differ():
     key = jax.random.PRNGKey(42)
     np.testing.assert_array_equal(np.asarray(key_words(key, 8)), np.asarray(key_words(key, 8)))
-    assert not np.array_equal(np.asarray(key_words(key, 8, stream=0)), np.asarray(key_words(key, 8, stream=1)))
-    assert not np.array_equal(np.asarray(key_words(key, 8)), np.asarray(key_words(jax.random.PRNGKey(43), 8)))
+    assert not np.array_equal(
+        np.asarray(key_words(key, 8, stream=0)), np.asarray(key_words(key, 8, stream=1))
+    )
+    assert not np.array_equal(
+        np.asarray(key_words(key, 8)), np.asarray(key_words(jax.random.PRNGKey(43), 8))
+    )

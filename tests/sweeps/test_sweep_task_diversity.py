@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "sweep_task_diversity.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "sweep_task_diversity.py"
 TINY_SETS = (
     "env.overrides.num_arms=3",
     "env.overrides.horizon=10",

@@ -1,0 +1,1 @@
+"""Sweeps: named axes over one experiment, trained and evaluated as vmapped groups."""
