@@ -22,6 +22,9 @@ class EnvSpec:
     defaults: dict[str, Any]
     builder: Callable[[Any, str], tuple[Any, Any]]
     description: str
+    family: str
+    """The env family (e.g. 'bandit', 'maze'): what evaluation keys suites, references
+    and probes on. Recorded at registration so nothing downstream matches class names."""
 
 
 _REGISTRY: dict[str, EnvSpec] = {}
@@ -32,17 +35,21 @@ def register(
     config_cls: type,
     builder: Callable[[Any, str], tuple[Any, Any]],
     description: str,
+    *,
+    family: str,
     **defaults: Any,
 ) -> None:
     if name in _REGISTRY:
         raise ValueError(f"environment {name!r} is already registered")
+    if not family or not family.isidentifier():
+        raise ValueError(f"{name}: family {family!r} must be a non-empty identifier, e.g. 'bandit'")
     if not name.rsplit("-", 1)[-1].startswith("v"):
         raise ValueError(f"environment name {name!r} must end in a version, e.g. '-v0'")
     fields = {f.name for f in dataclasses.fields(config_cls)}
     unknown = set(defaults) - fields
     if unknown:
         raise ValueError(f"{name}: defaults name unknown fields {sorted(unknown)}")
-    _REGISTRY[name] = EnvSpec(name, config_cls, dict(defaults), builder, description)
+    _REGISTRY[name] = EnvSpec(name, config_cls, dict(defaults), builder, description, family)
 
 
 def registered_names() -> list[str]:
@@ -56,6 +63,22 @@ def spec(name: str) -> EnvSpec:
             " (or any gymnax name such as 'BernoulliBandit-misc')"
         )
     return _REGISTRY[name]
+
+
+def families() -> list[str]:
+    """The families of the registered names, sorted, each once."""
+    return sorted({env_spec.family for env_spec in _REGISTRY.values()})
+
+
+def family_of(name: str) -> str | None:
+    """A registered name's family; None for a gymnax name (no family of ours)."""
+    if name in _REGISTRY:
+        return _REGISTRY[name].family
+    import gymnax
+
+    if name in gymnax.registered_envs:
+        return None
+    return spec(name).family  # raises with the list of names
 
 
 def allowed_overrides(name: str) -> list[str]:
