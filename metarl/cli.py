@@ -252,7 +252,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.print_config:
             import json
 
-            from metarl.experiments import config_to_dict
+            from metarl.config_io import config_to_dict
 
             out.write(json.dumps(config_to_dict(config), indent=2) + "\n")
             return EXIT_OK

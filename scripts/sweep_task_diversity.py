@@ -877,7 +877,7 @@ def run_sweep(
     log: Callable[[str], None] = log_stderr,
 ) -> dict[str, Any]:
     """Train, evaluate and summarise every N; writes the summary and figure; returns the summary."""
-    from metarl.experiments import config_to_dict
+    from metarl.config_io import config_to_dict
     from metarl.runner.train_loop import env_steps_per_update, total_updates
 
     if episodes < 4:

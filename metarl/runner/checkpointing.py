@@ -29,8 +29,8 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
 from metarl.config import ExperimentConfig
+from metarl.config_io import config_differences, config_from_dict, config_to_dict
 from metarl.errors import ConfigError, check_choice
-from metarl.experiments import config_differences, config_from_dict, config_to_dict
 
 FORMAT_VERSION = 1
 """Bumped whenever the TrainState layout or the sidecar changes incompatibly."""

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from metarl.config import ExperimentConfig
-from metarl.experiments import config_differences, config_from_dict, config_to_dict
+from metarl.config_io import config_differences, config_from_dict, config_to_dict
 from metarl.runner.checkpointing import RESUME_SAFE_FIELDS
 
 CONFIG_FILE = "config.json"

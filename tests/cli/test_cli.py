@@ -17,12 +17,11 @@ import pytest
 
 from metarl import cli
 from metarl.config import ExperimentConfig
+from metarl.config_io import config_from_dict, config_to_dict
 from metarl.errors import ConfigError
 from metarl.experiments import (
     apply_overrides,
     check_env_values,
-    config_from_dict,
-    config_to_dict,
     list_experiments,
     load_experiment,
     resolve,

@@ -22,7 +22,8 @@ import pytest
 
 from metarl import cli
 from metarl.config import AgentConfig, EnvConfig, ExperimentConfig, RunConfig
-from metarl.experiments import config_to_dict, load_experiment
+from metarl.config_io import config_to_dict
+from metarl.experiments import load_experiment
 from metarl.runner import checkpointing
 from metarl.runner.checkpointing import Checkpointer, CheckpointError
 from metarl.runner.metrics_log import MetricsLog, chunk_record, read_records
