@@ -135,7 +135,7 @@ def compile_ours(config: ExperimentConfig):
     box = {"state": state}
 
     def run():
-        box["state"], metrics = compiled(box["state"])
+        box["state"], metrics = compiled(box["state"], trainer.env_params)
         jax.block_until_ready((box["state"], metrics))
 
     steps = trainer.steps_per_update * config.run.updates_per_chunk * config.run.num_seeds

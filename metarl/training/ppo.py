@@ -20,11 +20,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
+from flax import struct
 
 from metarl.agents import policy
 from metarl.agents.actor_critic import ActorCritic
+from metarl.config import ExperimentConfig
 from metarl.training import losses
-from metarl.training.a2c import (
+from metarl.training.rollout import collect
+from metarl.training.state import TrainState
+from metarl.training.update import (
     UpdateFn,
     advantages_and_targets,
     apply_gradients,
@@ -32,29 +36,46 @@ from metarl.training.a2c import (
     finish_update,
     standardize,
 )
-from metarl.training.rollout import collect
-from metarl.training.state import TrainState
+
+
+@struct.dataclass
+class Minibatch:
+    """Whole env sequences of one rollout: time-major fields [T, b], the carry [b, ...]."""
+
+    obs: jax.Array
+    """[T, b, obs_size] observations acted on."""
+    episode_start: jax.Array
+    """[T, b] bool: the carry is reset before acting on this obs."""
+    action: jax.Array
+    """[T, b] int32 actions taken."""
+    log_prob: jax.Array
+    """[T, b] log pi(action) under the acting parameters."""
+    advantages: jax.Array
+    """[T, b] GAE advantages under the acting parameters."""
+    targets: jax.Array
+    """[T, b] value targets (advantages + acting value)."""
+    initial_carry: Any
+    """[b, ...] the carry these envs had when the rollout began."""
 
 
 def make_ppo_update(
     agent: ActorCritic,
     env: Any,
-    env_params: Any,
-    config: Any,
+    config: ExperimentConfig,
     optimizer: optax.GradientTransformation,
     with_regret: bool,
 ) -> UpdateFn:
-    """The PPO update for one seed: TrainState -> (TrainState, per-update metrics)."""
+    """The PPO update for one seed: (TrainState, env_params) -> (TrainState, metrics)."""
     algo, run = config.algo, config.run
     num_updates = run.num_updates
     steps_per_update = run.num_envs * run.rollout_length
     envs_per_minibatch = run.num_envs // algo.num_minibatches
 
-    def loss_fn(params, batch, entropy_coef):
-        _, out = agent.unroll(params, batch["initial_carry"], batch["obs"], batch["episode_start"])
-        log_prob = policy.log_prob(out.logits, batch["action"])
-        ratio = jnp.exp(log_prob - batch["log_prob"])
-        advantages = batch["advantages"]
+    def loss_fn(params, batch: Minibatch, entropy_coef):
+        _, out = agent.unroll(params, batch.initial_carry, batch.obs, batch.episode_start)
+        log_prob = policy.log_prob(out.logits, batch.action)
+        ratio = jnp.exp(log_prob - batch.log_prob)
+        advantages = batch.advantages
         if algo.normalize_advantages:
             advantages = standardize(advantages)
         policy_loss = jnp.mean(
@@ -62,12 +83,12 @@ def make_ppo_update(
                 ratio, advantages, algo.clip_eps
             )
         )
-        value_loss = jnp.mean(jax.vmap(losses.value_loss, in_axes=1)(out.value, batch["targets"]))
+        value_loss = jnp.mean(jax.vmap(losses.value_loss, in_axes=1)(out.value, batch.targets))
         entropy = -jnp.mean(jax.vmap(losses.entropy_loss, in_axes=1)(out.logits))
         total = policy_loss + algo.value_coef * value_loss - entropy_coef * entropy
         return total, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
 
-    def update(state: TrainState):
+    def update(state: TrainState, env_params: Any):
         rng, rollout_key, shuffle_key = jax.random.split(state.rng, 3)
         next_state, rollout = collect(
             agent,
@@ -83,20 +104,26 @@ def make_ppo_update(
         entropy_coef = entropy_coefficient(algo, state.update_step, num_updates)
         trajectory = rollout.trajectory
         # Time-major fields are [T, B]; the carry is [B, ...]: minibatches index the env axis.
-        time_major = {
-            "obs": trajectory.obs,
-            "episode_start": trajectory.episode_start,
-            "action": trajectory.action,
-            "log_prob": trajectory.log_prob,
-            "advantages": advantages,
-            "targets": targets,
-        }
+        whole = Minibatch(
+            obs=trajectory.obs,
+            episode_start=trajectory.episode_start,
+            action=trajectory.action,
+            log_prob=trajectory.log_prob,
+            advantages=advantages,
+            targets=targets,
+            initial_carry=rollout.initial_carry,
+        )
 
         def minibatch_step(carry, env_index):
             params, opt_state = carry
-            batch = {name: value[:, env_index] for name, value in time_major.items()}
-            batch["initial_carry"] = jax.tree.map(
-                lambda leaf: leaf[env_index], rollout.initial_carry
+            batch = Minibatch(
+                obs=whole.obs[:, env_index],
+                episode_start=whole.episode_start[:, env_index],
+                action=whole.action[:, env_index],
+                log_prob=whole.log_prob[:, env_index],
+                advantages=whole.advantages[:, env_index],
+                targets=whole.targets[:, env_index],
+                initial_carry=jax.tree.map(lambda leaf: leaf[env_index], whole.initial_carry),
             )
             (total, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
                 params, batch, entropy_coef

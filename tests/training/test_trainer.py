@@ -122,13 +122,9 @@ def test_a2c_gradient_equals_gradient_of_unroll_replay(trainer, first_chunk, pat
     # records its gates and differentiates agent.replay (make_a2c_replay_loss). Both
     # must equal the textbook form: replay the stored observations through the core
     # from the rollout's initial carry and differentiate the same objective.
-    from metarl.training.a2c import (
-        a2c_objective,
-        advantages_and_targets,
-        make_a2c_loss,
-        make_a2c_replay_loss,
-    )
+    from metarl.training.a2c import a2c_objective, make_a2c_loss, make_a2c_replay_loss
     from metarl.training.rollout import collect
+    from metarl.training.update import advantages_and_targets
 
     initial, _ = first_chunk
     state = jax.tree.map(lambda leaf: leaf[0], initial)
@@ -136,11 +132,9 @@ def test_a2c_gradient_equals_gradient_of_unroll_replay(trainer, first_chunk, pat
     entropy_coef = jnp.float32(algo.entropy_coef)
     key = jax.random.PRNGKey(5)
     if path == "through_rollout":
-        loss_fn = make_a2c_loss(
-            trainer.agent, trainer.env, trainer.env_params, trainer.config, trainer.reports_regret
-        )
+        loss_fn = make_a2c_loss(trainer.agent, trainer.env, trainer.config, trainer.reports_regret)
         (_, (_, _, rollout)), gradient = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params, state, key, entropy_coef
+            state.params, state, trainer.env_params, key, entropy_coef
         )
     else:
         assert trainer.agent.supports_replay
