@@ -25,7 +25,6 @@ _EXPORTS = {
     "check_probes": "run_probes",
     "PROBES_BY_FAMILY": "run_probes",
     "VERDICTS": "run_probes",
-    "change_point_bayesian": "run_probes",
     "plot_probe_dir": "figures",
     "compare_learner_vs_locator": "likelihood",
     "fit_choice_models": "model_fit",

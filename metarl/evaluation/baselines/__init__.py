@@ -14,6 +14,7 @@ from metarl.evaluation.baselines.bandit import (
     win_stay_lose_shift,
 )
 from metarl.evaluation.baselines.bayes_dp import bayes_optimal, bayes_optimal_value
+from metarl.evaluation.baselines.change_point import change_point_bayesian
 from metarl.evaluation.baselines.gittins import finite_horizon_gittins_table, gittins
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "bayes_learner_greedy",
     "bayes_optimal",
     "bayes_optimal_value",
+    "change_point_bayesian",
     "epsilon_greedy",
     "finite_horizon_gittins_table",
     "tune_q_learning",

@@ -42,6 +42,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from metarl.evaluation.baselines.bayes_dp import MAX_DP_STATES, bayes_optimal, dp_num_states
+from metarl.evaluation.baselines.common import argmax_random_ties
+from metarl.evaluation.baselines.gittins import gittins
 from metarl.evaluation.beliefs import (
     BetaCounts,
     beta_posterior_mean,
@@ -52,18 +55,6 @@ from metarl.evaluation.beliefs import (
     update_task_log_posterior,
 )
 from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs
-
-# Values within this (relative) distance of the best count as tied: symmetric states
-# (e.g. every arm unpulled) must not always fall to arm 0 through argmax's
-# first-index rule, which would bias probes of choice behaviour.
-_TIE_TOLERANCE = 1e-6
-
-
-def argmax_random_ties(values: jax.Array, key: jax.Array) -> jax.Array:
-    """[B] int32 argmax over the last axis of ``values`` [B, k], ties broken uniformly."""
-    best = values.max(axis=-1, keepdims=True)
-    tied = values >= best - _TIE_TOLERANCE * (1.0 + jnp.abs(best))
-    return jax.random.categorical(key, jnp.where(tied, 0.0, -jnp.inf)).astype(jnp.int32)
 
 
 def _uniform_arm(key: jax.Array, batch: int, num_arms: int) -> jax.Array:
@@ -546,11 +537,6 @@ def bandit_references(
     refs["epsilon_greedy"] = epsilon_greedy(num_arms, EPSILON_GREEDY_EPSILON, prior_a, prior_b)
     refs["greedy"] = bayes_learner_greedy(num_arms, prior_a, prior_b)
     if reward_type == "bernoulli":
-        # Imported here: gittins.py and bayes_dp.py import helpers from this module.
-        # (The package re-exports the *function* ``gittins``, so import names, not modules.)
-        from metarl.evaluation.baselines.bayes_dp import MAX_DP_STATES, bayes_optimal, dp_num_states
-        from metarl.evaluation.baselines.gittins import gittins
-
         if horizon <= MAX_GITTINS_HORIZON:
             refs["gittins"] = gittins(num_arms, horizon, prior_a, prior_b)
         if dp_num_states(num_arms, horizon) <= MAX_DP_STATES:

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from metarl.evaluation.baselines.common import argmax_random_ties
 from metarl.evaluation.beliefs import (
     BetaCounts,
     beta_posterior_mean,
@@ -178,8 +179,6 @@ def bayes_optimal(
     ValueError (naming num_arms and horizon) when the DP exceeds ``max_states``.
     ``action_values`` are the Q-values [B, k]: expected reward to the horizon.
     """
-    from metarl.evaluation.baselines.bandit import argmax_random_ties
-
     _check_size(num_arms, horizon, max_states)
     m = 2 * num_arms
     # int32 ranks are exact: every binomial the rank uses is at most the state count.

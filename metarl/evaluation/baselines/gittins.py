@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from metarl.evaluation.baselines.common import argmax_random_ties
 from metarl.evaluation.beliefs import BetaCounts, empty_beta_counts, update_beta_counts
 from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs
 
@@ -113,8 +114,6 @@ def gittins(
     uniformly. Past the horizon it uses r = 1 (the posterior mean).
     ``action_values`` are the indices [B, k].
     """
-    from metarl.evaluation.baselines.bandit import argmax_random_ties
-
     table = jnp.asarray(
         finite_horizon_gittins_table(horizon, prior_a, prior_b, grid_size).astype(np.float32)
     )
