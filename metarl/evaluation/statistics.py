@@ -14,15 +14,22 @@ Two kinds of interval:
 
 Intervals over training seeds (a handful of numbers) use Student's t
 (``seed_interval``): a bootstrap over 3-5 seeds would be far too narrow.
+
+Observations grouped in clusters (the trials of one episode) get cluster-robust
+intervals: ``clustered_mean`` for a pooled mean, ``clustered_ols`` for regression
+coefficients (sandwich covariance summed by cluster).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 
 import numpy as np
 from scipy import stats
+
+from metarl.interval import Interval
 
 Z_95 = 1.959963984540054
 BOOTSTRAP_RESAMPLES = 1000
@@ -196,3 +203,44 @@ def seed_interval(values, confidence: float = 0.95) -> tuple[float, float | None
         / np.sqrt(values.size)
     )
     return mean, mean - half, mean + half
+
+
+def clustered_mean(values, clusters, z: float = Z_95) -> Interval:
+    """Pooled mean of ``values`` with a cluster-robust (ratio-estimator) interval.
+
+    Observations sharing a cluster (the trials of one episode) are not independent;
+    the influence of each cluster, not of each observation, sets the width. The
+    ``k / (k - 1)`` factor is the usual small-sample correction for k clusters.
+    NaN value and bounds when ``values`` is empty.
+    """
+    values = np.asarray(values, np.float64)
+    if values.size == 0:
+        return Interval(math.nan)
+    _, inverse = np.unique(clusters, return_inverse=True)
+    count = np.bincount(inverse).astype(np.float64)
+    total = np.bincount(inverse, weights=values)
+    mean = values.mean()
+    influence = (total - mean * count) / values.size
+    k = len(count)
+    half = z * np.sqrt(k / max(k - 1, 1) * np.sum(influence**2))
+    return Interval.from_half_width(float(mean), float(half))
+
+
+def clustered_ols(design, outcome, clusters, z: float = Z_95) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares with cluster-robust (sandwich) half-widths: ``(coef [P], half_width [P])``.
+
+    ``design`` is [N, P], ``outcome`` [N], ``clusters`` [N] (e.g. the episode of each
+    trial). The covariance is ``B (k/(k-1) S'S) B`` with ``B = (X'X)^+`` and ``S`` the
+    per-cluster sums of ``x * residual``, so correlated rows of one cluster count once.
+    """
+    design = np.asarray(design, np.float64)
+    outcome = np.asarray(outcome, np.float64)
+    bread = np.linalg.pinv(design.T @ design)
+    coef = bread @ design.T @ outcome
+    residual = outcome - design @ coef
+    _, inverse = np.unique(clusters, return_inverse=True)
+    scores = np.zeros((inverse.max() + 1, design.shape[1]))
+    np.add.at(scores, inverse, design * residual[:, None])
+    k = len(scores)
+    covariance = bread @ (k / max(k - 1, 1) * scores.T @ scores) @ bread
+    return coef, z * np.sqrt(np.maximum(np.diag(covariance), 0.0))

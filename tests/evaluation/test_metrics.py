@@ -206,3 +206,33 @@ def test_resampling_a_constant_curve_is_exact():
     mean, low, high = st.bootstrap_curve(values, st.bootstrap_counts(300, 50))
     np.testing.assert_allclose([mean, low, high], 0.74, rtol=1e-15)  # float64 rounding only
     assert np.array_equal(low, high)  # no width at all (float32 products gave ~1e-7)
+
+
+def test_clustered_ols_counts_a_cluster_once():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    y = 1.0 + 2.0 * x + rng.normal(size=40)
+    design = np.stack([np.ones_like(x), x], axis=1)
+    coef, half = st.clustered_ols(design, y, np.arange(40))
+    np.testing.assert_allclose(coef, np.linalg.lstsq(design, y, rcond=None)[0])
+    # Every row twice in its own cluster: same estimate, same width (the copies are one cluster) ...
+    twice = np.repeat(np.arange(40), 2)
+    coef2, half2 = st.clustered_ols(design[twice], y[twice], twice)
+    np.testing.assert_allclose(coef2, coef)
+    np.testing.assert_allclose(half2, half)
+    # ... while treating the copies as independent would shrink it by about sqrt(2).
+    _, naive = st.clustered_ols(design[twice], y[twice], np.arange(80))
+    np.testing.assert_allclose(half / naive, np.sqrt(2 * 79 / 80 * 40 / 39), rtol=1e-9)
+
+
+def test_clustered_mean_is_an_interval_counting_a_cluster_once():
+    values = np.array([0.0, 1.0, 1.0, 3.0, 5.0])
+    single = st.clustered_mean(values, np.arange(5))
+    # One observation per cluster: the usual z * sd / sqrt(n) interval.
+    assert single.value == pytest.approx(2.0)
+    assert single.half_width == pytest.approx(st.Z_95 * values.std(ddof=1) / np.sqrt(5))
+    assert single.low < single.value < single.high
+    doubled = st.clustered_mean(np.repeat(values, 2), np.repeat(np.arange(5), 2))
+    assert doubled.value == pytest.approx(single.value)
+    assert doubled.half_width == pytest.approx(single.half_width)
+    assert math.isnan(st.clustered_mean(np.array([]), np.array([])).value)
