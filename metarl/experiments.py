@@ -90,8 +90,8 @@ def _load_module(path: Path) -> types.ModuleType:
     return module
 
 
-def load_experiment(name: str) -> ExperimentConfig:
-    """The ``CONFIG`` of ``experiments/<name>.py`` (or of a path to a .py file)."""
+def load_experiment_module(name: str) -> types.ModuleType:
+    """The module of ``experiments/<name>.py`` (or of a path to a .py file), imported."""
     if name.endswith(".py") or os.sep in name:
         path = Path(name)
         if not path.is_file():
@@ -105,11 +105,16 @@ def load_experiment(name: str) -> ExperimentConfig:
                 + f" (searched {', '.join(str(d) for d in experiments_dirs()) or 'no experiments/ dir'})"
             )
         path = files[name]
-    module = _load_module(path)
+    return _load_module(path)
+
+
+def load_experiment(name: str) -> ExperimentConfig:
+    """The ``CONFIG`` of ``experiments/<name>.py`` (or of a path to a .py file)."""
+    module = load_experiment_module(name)
     config = getattr(module, "CONFIG", None)
     if not isinstance(config, ExperimentConfig):
         raise ConfigError(
-            f"experiment {str(path)!r} must define CONFIG: ExperimentConfig, got {type(config).__name__}"
+            f"experiment {name!r} must define CONFIG: ExperimentConfig, got {type(config).__name__}"
         )
     return config
 
