@@ -8,17 +8,18 @@ pull is one trial, so an episode of H pulls is H trials of the same task.
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment, spaces
 from metarl.envs import distributions
+from metarl.envs.base import MetaEnv
+from metarl.envs.distributions import TaskSourceConfig
 from metarl.envs.drift import (
     DriftParams,
+    WalkDriftConfig,
     apply_drift_uniform,
-    make_drift,
     standard_normal_from_uniform,
     uniforms_needed,
 )
@@ -47,6 +48,8 @@ class BanditState(environment.EnvState):
 class BanditParams(environment.EnvParams):
     task_pool: BanditTask | None = None
     """Tasks to draw from (leading axis = task); None draws from the prior every episode."""
+    num_active_tasks: jax.Array | None = None
+    """Padded pools: episodes draw among the first this many tasks (None: all of them)."""
     drift: DriftParams = DriftParams()
     prior_a: float = 1.0
     """Beta prior: first shape parameter."""
@@ -62,7 +65,7 @@ class BanditParams(environment.EnvParams):
     prior: str = struct.field(pytree_node=False, default="uniform")
 
 
-class Bandit(environment.Environment[BanditState, BanditParams]):
+class Bandit(MetaEnv[BanditState, BanditParams]):
     """k-armed bandit meta-RL environment (one pull per trial)."""
 
     def __init__(self, num_arms: int = 2):
@@ -107,8 +110,8 @@ class Bandit(environment.Environment[BanditState, BanditParams]):
         """(task, task_id) from ``_reset_uniforms(params)`` uniforms (the Beta prior uses ``key``)."""
         pool = params.task_pool
         if pool is not None:
-            n = distributions.pool_size(pool)
-            task_id = jnp.minimum((uniforms[0] * n).astype(jnp.int32), n - 1)
+            count = distributions.active_count(pool, params.num_active_tasks)
+            task_id = distributions.index_from_uniform(uniforms[0], count)
             return jax.tree.map(lambda leaf: leaf[task_id], pool), task_id
         if params.prior == "uniform":
             means = uniforms[: params.num_arms]
@@ -159,54 +162,27 @@ class Bandit(environment.Environment[BanditState, BanditParams]):
         }
         return next_state, params.reward_scale * reward, info
 
-    def step_env(self, key: jax.Array, state: BanditState, action: jax.Array, params: BanditParams):
-        step_size = 1 + uniforms_needed(params.drift, params.num_arms)
-        reset_size = self._reset_uniforms(params)
-        uniforms = key_uniforms(key, step_size + reset_size)
-        fresh_task, _ = self._draw_from_uniforms(uniforms[step_size:], key, params)
-        next_state, reward, info = self._transition(uniforms, fresh_task, state, action, params)
-        terminated = jnp.zeros((), bool)
-        return self.get_obs(next_state, params), next_state, reward, terminated, info
+    def step_and_draw(
+        self, key: jax.Array, state: BanditState, action: jax.Array, params: BanditParams
+    ):
+        """One pull, its drift and the auto-reset task from a single draw of hashed key words.
 
-    @partial(jax.jit, static_argnames=("self",))
-    def step(self, key: jax.Array, state: BanditState, action, params: BanditParams | None = None):
-        """gymnax's step with one random draw per step shared by transition and auto-reset.
-
-        gymnax splits the key and computes a full reset every step. Here the
-        transition, the change-point redraw and the auto-reset task all come from a
-        single draw of hashed key words (``metarl.envs.key_hash``: threefry is a
-        rolled loop on CPU that would cost as much as the rest of the step); the change-point redraw and the reset task are the same
-        draw, which is sound because only one of them is ever kept (an episode ends
+        ``metarl.envs.key_hash``: threefry is a rolled loop on CPU that would cost as
+        much as the rest of the step. The change-point redraw and the reset task are the
+        same draw, which is sound because only one of them is ever kept (an episode ends
         by time, never by chance).
         """
-        if params is None:
-            params = self.default_params
         step_size = 1 + uniforms_needed(params.drift, params.num_arms)
-        reset_size = self._reset_uniforms(params)
-        uniforms = key_uniforms(key, step_size + reset_size)
+        uniforms = key_uniforms(key, step_size + self._reset_uniforms(params))
         fresh_task, fresh_id = self._draw_from_uniforms(uniforms[step_size:], key, params)
         stepped, reward, info = self._transition(uniforms, fresh_task, state, action, params)
-        obs_stepped = self.get_obs(stepped, params)
-        terminated = jnp.zeros((), bool)
-        truncated = self.is_truncated(stepped, params)
-        reset_state = BanditState(time=jnp.int32(0), task=fresh_task, task_id=fresh_id)
-        next_state = jax.tree.map(lambda r, s: jnp.where(truncated, r, s), reset_state, stepped)
-        obs = jnp.where(truncated, self.get_obs(reset_state, params), obs_stepped)
-        info = {
-            **info,
-            "terminated": terminated,
-            "truncated": truncated,
-            "final_observation": obs_stepped,
-        }
-        return obs, next_state, reward, terminated, truncated, info
+        fresh = BanditState(time=jnp.int32(0), task=fresh_task, task_id=fresh_id)
+        return stepped, reward, info, fresh
 
     def get_obs(self, state: BanditState, params: BanditParams, key=None) -> jax.Array:
         # The bandit has no observation of its own; the fraction of the episode elapsed
         # lets an agent plan for the remaining horizon (the RL^2 wrapper adds the rest).
         return (state.time / params.max_steps_in_episode).astype(jnp.float32)[None]
-
-    def is_terminated(self, state: BanditState, params: BanditParams) -> jax.Array:
-        return jnp.zeros((), bool)
 
     def action_space(self, params: BanditParams | None = None) -> spaces.Discrete:
         return spaces.Discrete(self._num_arms)
@@ -224,8 +200,8 @@ class Bandit(environment.Environment[BanditState, BanditParams]):
 
 
 @dataclasses.dataclass(frozen=True)
-class BanditConfig:
-    """User-facing knobs of a bandit (the keyword overrides ``make`` accepts)."""
+class BanditKnobs:
+    """The bandit's own config fields; ``BanditConfig`` adds the shared ones after them."""
 
     num_arms: int = 2
     """Number of arms k."""
@@ -240,24 +216,17 @@ class BanditConfig:
     reward_noise: float = 1.0
     """Gaussian rewards: reward standard deviation."""
     reward_scale: float = 1.0
-    num_tasks: int | None = None
-    """Training pool size N; None ('infinite') draws fresh from the prior each episode."""
-    task_seed: int = 0
-    """Seed of the training and held-out pools."""
-    held_out_size: int = 1024
-    """Number of held-out tasks (disjoint from the training pool)."""
-    split: str = "train"
-    """Which tasks episodes use: 'train' (pool or prior) or 'held_out'."""
-    drift: str = "none"
-    """'none', or '+'-joined kinds from random_walk, change_point, reversal."""
-    volatility: float = 0.0
-    hazard: float = 0.0
-    walk_space: str = "logit"
+
+
+# The last base's fields come first, so listings of allowed fields start with the family's own.
+@dataclasses.dataclass(frozen=True)
+class BanditConfig(WalkDriftConfig, TaskSourceConfig, BanditKnobs):
+    """User-facing knobs of a bandit (the keyword overrides ``make`` accepts)."""
+
     walk_low: float = 0.0
+    """random_walk (bounded): lower reflecting bound of the walked arm means."""
     walk_high: float = 1.0
-    reversal_steps: tuple[int, ...] = ()
-    reversal_period: int = 0
-    reversal_hazard: float = 0.0
+    """random_walk (bounded): upper reflecting bound of the walked arm means."""
 
 
 def build_bandit(config: BanditConfig, owner: str) -> tuple[Bandit, BanditParams]:
@@ -273,22 +242,8 @@ def build_bandit(config: BanditConfig, owner: str) -> tuple[Bandit, BanditParams
     check_range(owner, "prior_b", config.prior_b, 0.0, low_inclusive=False)
     check_range(owner, "reward_noise", config.reward_noise, 0.0)
     check_range(owner, "reward_scale", config.reward_scale)
-    num_tasks = distributions.parse_num_tasks(config.num_tasks)
-    check_range(owner, "task_seed", config.task_seed, 0, integer=True)
-    check_range(owner, "held_out_size", config.held_out_size, 1, integer=True)
-    check_choice(owner, "split", config.split, distributions.SPLITS)
-    drift = make_drift(
-        config.drift,
-        volatility=config.volatility,
-        hazard=config.hazard,
-        walk_space=config.walk_space,
-        walk_low=config.walk_low,
-        walk_high=config.walk_high,
-        reversal_steps=tuple(config.reversal_steps),
-        reversal_period=config.reversal_period,
-        reversal_hazard=config.reversal_hazard,
-        owner=owner,
-    )
+    source = config.task_source(owner)
+    drift = config.drift_params(owner, walk_low=config.walk_low, walk_high=config.walk_high)
     env = Bandit(num_arms=config.num_arms)
     params = BanditParams(
         drift=drift,
@@ -301,12 +256,5 @@ def build_bandit(config: BanditConfig, owner: str) -> tuple[Bandit, BanditParams
         reward_type=config.reward_type,
         prior=config.prior,
     )
-    pool = distributions.pool_for_split(
-        lambda k: env.sample_prior(k, params),
-        num_tasks,
-        config.task_seed,
-        config.held_out_size,
-        config.split,
-    )
-    params = params.replace(task_pool=pool)
-    return env, params
+    pool, num_active = distributions.pool_from_prior(lambda k: env.sample_prior(k, params), source)
+    return env, params.replace(task_pool=pool, num_active_tasks=num_active)

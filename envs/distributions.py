@@ -11,18 +11,32 @@ goal). A family supplies ``sample_prior(key) -> task``; this module turns it int
 Pools are built once on the host (they are small) and then live in env params as
 arrays with a leading task axis, so an episode's task is a cheap gather under
 ``jit``/``vmap`` and evaluation can fix, hold out or enumerate tasks.
+
+Pools as vmap axes. A sweep vmaps training over pools of different N and seeds, so
+their params must have one shape: ``pool_capacity = C`` pads the training pool to C
+tasks (slots N..C-1 repeat the first N, so every slot is a valid task) and params
+carry ``num_active_tasks = N`` as a traced int32 leaf; every family draws the task
+index uniformly among the first ``num_active_tasks`` from the same random numbers
+as the unpadded env, so a padded env's trajectories equal the unpadded ones bit for
+bit. Without ``pool_capacity`` the leaf is None and the count is the pool's static
+size, exactly as before. ``num_tasks=None`` (a fresh prior draw every episode) has
+no pool at all: a different static structure, which cannot share a vmap with pools.
+
+Every family config inherits ``TaskSourceConfig``, whose ``task_source`` validates
+these fields once for all families.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metarl.errors import ConfigError
+from metarl.errors import ConfigError, check_choice, check_range
 
 SPLITS = ("train", "held_out")
 INFINITE = None  # num_tasks=None means a fresh prior draw every episode
@@ -38,19 +52,68 @@ def pool_size(pool: Any) -> int:
     return int(jax.tree.leaves(pool)[0].shape[0])
 
 
-def draw_task(key: jax.Array, pool: Any, sample_prior: Callable[[jax.Array], Any]):
+def active_count(pool: Any, num_active: jax.Array | None) -> int | jax.Array:
+    """How many leading tasks of ``pool`` episodes draw from.
+
+    The pool's static size when ``num_active`` is None (an unpadded pool), else the
+    traced count of a padded one.
+    """
+    return pool_size(pool) if num_active is None else num_active
+
+
+def index_from_uniform(u: jax.Array, count: int | jax.Array) -> jax.Array:
+    """Uniform index in [0, count) from u ~ U[0, 1): floor(u * count), clipped.
+
+    ``count`` may be a Python int or a traced int32: both multiply in float32, so a
+    padded pool's index equals the unpadded pool's bit for bit.
+    """
+    return jnp.minimum((u * count).astype(jnp.int32), count - 1)
+
+
+def draw_task(
+    key: jax.Array,
+    pool: Any,
+    sample_prior: Callable[[jax.Array], Any],
+    num_active: jax.Array | None = None,
+):
     """Draw an episode's task: uniformly from ``pool``, or from the prior if it is None.
 
-    Returns ``(task, task_id)``; ``task_id`` is the pool index, or -1 for a prior draw.
+    With ``num_active`` (a padded pool) the index is uniform over the first
+    ``num_active`` tasks. Returns ``(task, task_id)``; ``task_id`` is the pool index,
+    or -1 for a prior draw.
     """
     if pool is None:
         return sample_prior(key), jnp.int32(-1)
-    n = pool_size(pool)
-    if n == 1:
+    count = active_count(pool, num_active)
+    if num_active is None and count == 1:
         task_id = jnp.int32(0)
     else:
-        task_id = jax.random.randint(key, (), 0, n, dtype=jnp.int32)
+        # randint(key, 0, 1) is 0, so a traced count of 1 matches the static shortcut.
+        task_id = jax.random.randint(key, (), 0, count, dtype=jnp.int32)
     return jax.tree.map(lambda leaf: leaf[task_id], pool), task_id
+
+
+def pad_pool(pool: Any, capacity: int) -> Any:
+    """``pool`` repeated cyclically to ``capacity`` tasks: slot i holds task i mod N.
+
+    Padded slots are never drawn (the draw stops at the active count), but they are
+    real tasks, so nothing computed from them (a gather, a ground-truth info field)
+    can be NaN or out of range.
+    """
+    order = np.arange(capacity) % pool_size(pool)
+    return jax.tree.map(lambda leaf: leaf[order], pool)
+
+
+def active_task_pool(task_pool: Any, num_active: jax.Array | None) -> Any:
+    """The tasks episodes draw from (host side): the pool without its padding.
+
+    For readers of ``params.task_pool`` (references, probes) that need the N training
+    tasks themselves, e.g. ``active_task_pool(params.task_pool, params.num_active_tasks)``.
+    """
+    if task_pool is None or num_active is None:
+        return task_pool
+    count = int(num_active)
+    return jax.tree.map(lambda leaf: leaf[:count], task_pool)
 
 
 def _task_fingerprints(tasks: Any) -> list[bytes]:
@@ -140,6 +203,87 @@ def pool_for_split(
             sample_prior, jax.random.fold_in(root, _TRAIN_STREAM), num_tasks, set(), "training"
         )
     return select_pool(*build_task_pools(sample_prior, num_tasks, task_seed, held_out_size), split)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSource:
+    """A validated task source (``TaskSourceConfig.task_source``); num_tasks parsed."""
+
+    num_tasks: int | None
+    task_seed: int
+    held_out_size: int | None
+    split: str
+    pool_capacity: int | None
+
+    def finish(self, pool: Any) -> tuple[Any, jax.Array | None]:
+        """``(task_pool, num_active_tasks)`` for env params from the split's unpadded pool.
+
+        With ``pool_capacity`` set, a training pool is padded to it and the count is a
+        traced int32 leaf; a held-out pool keeps its size but also gets the leaf, so
+        that params of every point of a sweep have one tree structure.
+        """
+        if self.pool_capacity is None or pool is None:
+            return pool, None
+        count = pool_size(pool)
+        if self.split == "train":
+            pool = pad_pool(pool, self.pool_capacity)
+        return pool, jnp.int32(count)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSourceConfig:
+    """Where episodes' tasks come from: the config fields every family shares.
+
+    Family configs inherit these (so the flat override names are the same in every
+    family) and call ``task_source`` to validate them.
+    """
+
+    num_tasks: int | str | None = None
+    """Training pool size N; None ('inf', 'infinite') draws fresh from the prior each episode."""
+    task_seed: int = 0
+    """Seed of the training and held-out pools."""
+    held_out_size: int | None = 1024
+    """Number of held-out tasks (disjoint from the training pool)."""
+    split: str = "train"
+    """Which tasks episodes use: 'train' (pool or prior) or 'held_out'."""
+    pool_capacity: int | None = None
+    """Pad the training pool to this many tasks (>= num_tasks; None: exactly num_tasks), with
+    the active count as a traced leaf, so pools of different N share one shape (a vmap axis)."""
+
+    held_out_size_optional: ClassVar[bool] = False
+    """Whether held_out_size may be None (then the family picks it)."""
+
+    def task_source(self, owner: str) -> TaskSource:
+        """The validated task source; a ConfigError names the first bad field."""
+        num_tasks = parse_num_tasks(self.num_tasks)
+        check_range(owner, "task_seed", self.task_seed, 0, integer=True)
+        if self.held_out_size is not None or not self.held_out_size_optional:
+            check_range(owner, "held_out_size", self.held_out_size, 1, integer=True)
+        check_choice(owner, "split", self.split, SPLITS)
+        if self.pool_capacity is not None:
+            if num_tasks is None:
+                raise ConfigError(
+                    f"{owner}: field 'pool_capacity' = {self.pool_capacity!r} needs a finite "
+                    "num_tasks (it pads the training pool); allowed with num_tasks = 'infinite': None"
+                )
+            check_range(owner, "pool_capacity", self.pool_capacity, num_tasks, integer=True)
+        return TaskSource(
+            num_tasks=num_tasks,
+            task_seed=self.task_seed,
+            held_out_size=self.held_out_size,
+            split=self.split,
+            pool_capacity=self.pool_capacity,
+        )
+
+
+def pool_from_prior(
+    sample_prior: Callable[[jax.Array], Any], source: TaskSource
+) -> tuple[Any, jax.Array | None]:
+    """``(task_pool, num_active_tasks)`` of ``source``'s split, drawn from the prior."""
+    pool = pool_for_split(
+        sample_prior, source.num_tasks, source.task_seed, source.held_out_size, source.split
+    )
+    return source.finish(pool)
 
 
 def parse_num_tasks(value: Any) -> int | None:

@@ -14,12 +14,17 @@ when, with what noise, and reports what happened so ``info`` can carry it.
 
 Kinds combine (e.g. a random walk with occasional change-points); they apply in
 the order walk, change-point, reversal.
+
+Family configs inherit ``DriftConfig`` (change-points and reversals: any task) or
+``WalkDriftConfig`` (plus the random walk: tasks with probabilities to walk) and
+build their ``DriftParams`` with ``drift_params``, the one validation path.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -72,13 +77,22 @@ def make_drift(
     reversal_period: int = 0,
     reversal_hazard: float = 0.0,
     owner: str = "drift",
+    allowed_kinds: tuple[str, ...] = DRIFT_KINDS,
 ) -> DriftParams:
-    """Validated ``DriftParams``. ``kinds`` may be 'none', one kind, or a '+'-joined list."""
+    """Validated ``DriftParams``. ``kinds`` may be 'none', one kind, or a '+'-joined list.
+
+    ``allowed_kinds`` are the kinds the family can apply (a maze goal cannot walk).
+    """
     if isinstance(kinds, str):
         kinds = () if kinds in ("", "none") else tuple(kinds.split("+"))
+    elif not isinstance(kinds, (tuple, list)):
+        raise ConfigError(
+            f"{owner}: field 'drift' = {kinds!r} must be a string such as "
+            f"{'+'.join(allowed_kinds[:2])!r}"
+        )
     kinds = tuple(kinds)
     for kind in kinds:
-        check_choice(owner, "drift", kind, ("none",) + DRIFT_KINDS)
+        check_choice(owner, "drift", kind, ("none",) + tuple(allowed_kinds))
     if len(set(kinds)) != len(kinds):
         raise ConfigError(f"{owner}: field 'drift' = {'+'.join(kinds)!r} repeats a kind")
     check_choice(owner, "walk_space", walk_space, WALK_SPACES)
@@ -121,6 +135,58 @@ def make_drift(
         reversal_period=int(reversal_period),
         reversal_hazard=float(reversal_hazard),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class DriftConfig:
+    """Config fields of the drift models every task supports: change-points and reversals."""
+
+    drift: str = "none"
+    """'none', or '+'-joined kinds from the family's ``drift_kinds``."""
+    hazard: float = 0.0
+    """change_point: probability per step of redrawing the task."""
+    reversal_steps: tuple[int, ...] = ()
+    """reversal: steps (0-based within the episode) after which the task reverses."""
+    reversal_period: int = 0
+    """reversal: also reverse every this many steps (0 = only at reversal_steps)."""
+    reversal_hazard: float = 0.0
+    """reversal: probability per step of a reversal at a random time."""
+
+    drift_kinds: ClassVar[tuple[str, ...]] = ("change_point", "reversal")
+    """The drift kinds this family's task can undergo."""
+
+    def walk_fields(self) -> dict[str, Any]:
+        """The random-walk fields ``make_drift`` takes (none here)."""
+        return {}
+
+    def drift_params(self, owner: str, **walk: Any) -> DriftParams:
+        """Validated ``DriftParams``; ``walk`` adds family fields such as walk bounds."""
+        return make_drift(
+            self.drift,
+            hazard=self.hazard,
+            reversal_steps=tuple(self.reversal_steps),
+            reversal_period=self.reversal_period,
+            reversal_hazard=self.reversal_hazard,
+            owner=owner,
+            allowed_kinds=self.drift_kinds,
+            **self.walk_fields(),
+            **walk,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class WalkDriftConfig(DriftConfig):
+    """``DriftConfig`` plus the random walk, for tasks made of probabilities."""
+
+    volatility: float = 0.0
+    """random_walk: standard deviation of the per-step Gaussian increment."""
+    walk_space: str = "logit"
+    """random_walk: 'logit' (walk logit((p-low)/(high-low))) or 'bounded' (reflect at bounds)."""
+
+    drift_kinds: ClassVar[tuple[str, ...]] = DRIFT_KINDS
+
+    def walk_fields(self) -> dict[str, Any]:
+        return {"volatility": self.volatility, "walk_space": self.walk_space}
 
 
 @struct.dataclass
