@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from metarl.errors import ConfigError, check_choice, check_range
+from metarl.errors import ConfigError, check_choice, check_finite, check_range
 
 CORES = ("gru", "lstm", "mlp", "transformer")
 ALGORITHMS = ("a2c", "ppo")
@@ -110,8 +110,22 @@ class ExperimentConfig:
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
 
 
+def _fields(section: Any, prefix: str = ""):
+    """(dotted name, value) of every leaf field, env.overrides included as one dict."""
+    for field in dataclasses.fields(section):
+        value = getattr(section, field.name)
+        if dataclasses.is_dataclass(value):
+            yield from _fields(value, f"{prefix}{field.name}.")
+        else:
+            yield f"{prefix}{field.name}", value
+
+
 def validate(config: ExperimentConfig) -> ExperimentConfig:
     """Raise ConfigError naming the first bad field (dotted path); return config unchanged."""
+    # NaN and +-inf first, in every float field and env override: NaN passes range
+    # checks (its comparisons are False) and would only show as a non-finite loss.
+    for name, value in _fields(config):
+        check_finite("config", name, value)
     agent, algo, run = config.agent, config.algo, config.run
     check_choice("config", "agent.core", agent.core, CORES)
     check_range("config", "agent.hidden_size", agent.hidden_size, 1, integer=True)

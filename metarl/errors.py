@@ -6,6 +6,8 @@ Each failure names the field, the value it got and what is allowed, so a bad
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +23,25 @@ def check_choice(owner: str, field: str, value: Any, allowed: Iterable[Any]) -> 
             f"{owner}: field '{field}' = {value!r} is not allowed; allowed values: "
             + ", ".join(repr(a) for a in allowed)
         )
+
+
+def check_finite(owner: str, field: str, value: Any) -> None:
+    """Refuse NaN and +-inf in ``value`` (a number, or lists/tuples/dicts of them).
+
+    Range checks cannot do it: every comparison with NaN is False, so NaN passes
+    any bound, and an unbounded field accepts inf.
+    """
+    real = isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+    if real and not math.isfinite(float(value)):
+        raise ConfigError(
+            f"{owner}: field '{field}' = {value!r} is not allowed; allowed: a finite number"
+        )
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            check_finite(owner, f"{field}[{index}]", item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_finite(owner, f"{field}.{key}", item)
 
 
 def check_range(
@@ -48,6 +69,7 @@ def check_range(
     )
     if not ok_type:
         raise ConfigError(f"{owner}: field '{field}' = {value!r} must be {kind} in {bounds}")
+    check_finite(owner, field, value)
     too_low = low is not None and (value < low if low_inclusive else value <= low)
     too_high = high is not None and (value > high if high_inclusive else value >= high)
     if too_low or too_high:

@@ -15,6 +15,13 @@ over update counts) and always at the end of the run.
 A killed save leaves only an orbax tmp dir (``*.orbax-checkpoint-tmp-*``), which
 orbax never lists as a step and which ``cleanup_tmp_directories`` removes when
 the next run opens the manager.
+
+Integrity: the sidecar records a checksum of every saved array (``integrity``:
+blake2b of its bytes, dtype and shape, by tree path), and ``restore`` verifies
+every array it returns against it, so damaged data is refused
+(``CheckpointError`` naming the checkpoint, the array and the reason, plus the
+checkpoints that are intact) and never restored with changed values; every
+caller (eval, probe, resume, sweeps) gets the check by restoring through here.
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ from orbax.checkpoint import checkpoint_managers
 from metarl.config import ExperimentConfig
 from metarl.config_io import config_differences, config_from_dict, config_to_dict
 from metarl.errors import ConfigError, check_choice
+from metarl.runner import integrity
 
 FORMAT_VERSION = 1
 """Bumped whenever the TrainState layout or the sidecar changes incompatibly."""
 
 STATE_ITEM = "state"
 META_ITEM = "meta"
+CHECKSUMS_KEY = "integrity"
 
 BEST_METRICS = {"mean_episode_return": "max", "mean_regret_per_step": "min"}
 """Metrics a run may pick its kept 'best' checkpoint by, and which direction is better."""
@@ -53,12 +62,17 @@ changes the training computation, so the resumed run stays bit-identical."""
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint cannot be used; the message names its path and the reason."""
+    """A checkpoint cannot be used; the message names its path and the reason.
 
-    def __init__(self, path: Path | str, reason: str):
+    ``damaged`` is False only for a checkpoint that is whole but not ours to read
+    (another format version): an older checkpoint is no substitute for it.
+    """
+
+    def __init__(self, path: Path | str, reason: str, *, damaged: bool = True):
         super().__init__(f"checkpoint {path}: {reason}")
         self.path = str(path)
         self.reason = reason
+        self.damaged = damaged
 
 
 def best_metric_mode(metric: str) -> str:
@@ -148,6 +162,11 @@ class Checkpointer:
             "update": int(update),
             "config": config_to_dict(self.config),
             "summary": summary,
+            # Hashed from the state handed to orbax, before its async write begins.
+            CHECKSUMS_KEY: {
+                "algorithm": integrity.ALGORITHM,
+                "arrays": integrity.array_digests(state),
+            },
         }
         return self.manager.save(
             int(update),
@@ -194,10 +213,24 @@ class Checkpointer:
             raise CheckpointError(
                 path,
                 f"format_version {version!r} is not supported by this metarl (needs {FORMAT_VERSION})",
+                damaged=False,
             )
         if meta.get("update") != step:
             raise CheckpointError(
                 path, f"sidecar says update {meta.get('update')!r}, directory says {step}"
+            )
+        checksums = meta.get(CHECKSUMS_KEY)
+        if not isinstance(checksums, dict) or not isinstance(checksums.get("arrays"), dict):
+            raise CheckpointError(
+                path,
+                f"sidecar {meta_file} records no array checksums (saved by a metarl that did not "
+                "record them, or damaged), so its data cannot be verified",
+            )
+        if checksums.get("algorithm") != integrity.ALGORITHM:
+            raise CheckpointError(
+                path,
+                f"sidecar checksums use {checksums.get('algorithm')!r}; this metarl verifies "
+                f"{integrity.ALGORITHM!r}",
             )
         try:
             saved = config_from_dict(meta["config"])
@@ -212,7 +245,30 @@ class Checkpointer:
 
     # --------------------------------------------------------------- restore
     def restore(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, Any]]:
-        """(state, sidecar) of ``step`` restored onto ``abstract_state``'s shapes and shardings."""
+        """(state, sidecar) of ``step`` restored onto ``abstract_state``'s shapes and shardings.
+
+        Every restored array is verified against the checksum saved with it. On any
+        failure the CheckpointError also names the checkpoints that are intact.
+        """
+        try:
+            return self.restore_verified(step, abstract_state)
+        except CheckpointError as error:
+            if not error.damaged:
+                raise
+            others = self.intact_steps(abstract_state, exclude=(step,))
+            raise CheckpointError(
+                error.path,
+                error.reason
+                + (
+                    f"; intact checkpoints: {', '.join(map(str, others))}"
+                    " (pass --checkpoint STEP to use one)"
+                    if others
+                    else "; no other checkpoint here is intact"
+                ),
+            ) from error
+
+    def restore_verified(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, Any]]:
+        """``restore`` without the search for intact alternatives on failure."""
         meta = self.read_meta(step)
         path = self.step_path(step)
         try:
@@ -225,7 +281,72 @@ class Checkpointer:
             raise CheckpointError(
                 path, f"state cannot be restored ({_first_lines(reason)})"
             ) from error
-        return restored[STATE_ITEM], meta
+        state = restored[STATE_ITEM]
+        mismatch = integrity.find_mismatch(state, meta[CHECKSUMS_KEY]["arrays"])
+        if mismatch is not None:
+            array, reason = mismatch
+            raise CheckpointError(path, f"array {array} fails verification: {reason}")
+        return state, meta
+
+    def intact_steps(self, abstract_state: Any, exclude: tuple[int, ...] = ()) -> list[int]:
+        """Steps (ascending) that restore and verify; each one is read in full to know."""
+        intact = []
+        for step in sorted(self.steps()):
+            if step in exclude:
+                continue
+            try:
+                self.restore_verified(step, abstract_state)
+            except CheckpointError:
+                continue
+            intact.append(step)
+        return intact
+
+    def restore_newest_intact(
+        self, abstract_state: Any
+    ) -> tuple[int | None, Any, dict[str, Any] | None, list[CheckpointError]]:
+        """(step, state, sidecar, errors of the newer steps passed over) for a resume.
+
+        Walks from the latest step down and stops at the first that verifies; step is
+        None when there is no checkpoint. Raises when none is intact, or when a step
+        is whole but of another format (an older one is no substitute for it).
+        """
+        skipped: list[CheckpointError] = []
+        for step in sorted(self.steps(), reverse=True):
+            try:
+                state, meta = self.restore_verified(step, abstract_state)
+            except CheckpointError as error:
+                if not error.damaged:
+                    raise
+                skipped.append(error)
+                continue
+            return step, state, meta, skipped
+        if skipped:
+            raise CheckpointError(
+                self.directory,
+                "no checkpoint is intact: " + "; ".join(str(e) for e in skipped),
+            )
+        return None, None, None, []
+
+    def set_aside(self, steps: list[int], destination: Path) -> list[Path]:
+        """Move ``steps`` out of the manager's directory (kept for inspection, never read)."""
+        moved = []
+        destination.mkdir(parents=True, exist_ok=True)
+        for step in steps:
+            source = self.step_path(step)
+            if not source.exists():
+                continue
+            target = destination / str(step)
+            suffix = 1
+            while target.exists():  # an earlier resume set the same step aside
+                target = destination / f"{step}.{suffix}"
+                suffix += 1
+            source.rename(target)
+            moved.append(target)
+        return moved
+
+    def reload(self) -> None:
+        """Re-read the step list from disk (after ``set_aside`` by this or another process)."""
+        self.manager.reload()
 
 
 def _first_lines(text: str, limit: int = 600) -> str:

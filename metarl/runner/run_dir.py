@@ -6,16 +6,20 @@
     <run_dir>/metrics.jsonl   one line per chunk (see metrics_log)
     <run_dir>/tb/             TensorBoard event files
     <run_dir>/checkpoints/    orbax steps, each with state/ and a JSON sidecar meta/
+    <run_dir>/damaged_checkpoints/  steps a resume found damaged and set aside (if any)
 
-A run directory is never deleted or overwritten: a fresh run needs an empty or
-missing directory, and a resume needs the config the directory was started with
-(up to the fields in ``checkpointing.RESUME_SAFE_FIELDS``).
+A run directory is never overwritten: a fresh run needs an empty or missing
+directory, and a resume needs the config the directory was started with (up to
+the fields in ``checkpointing.RESUME_SAFE_FIELDS``). The one deletion: a fresh run
+that fails before its first checkpoint removes what it created (it holds nothing
+to resume), so the corrected command can start in the same directory.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from metarl.config import ExperimentConfig
@@ -26,6 +30,7 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 TB_DIR = "tb"
 CHECKPOINT_DIR = "checkpoints"
+DAMAGED_CHECKPOINT_DIR = "damaged_checkpoints"
 
 
 class RunDirError(RuntimeError):
@@ -59,6 +64,34 @@ class RunDir:
     @property
     def checkpoint_dir(self) -> Path:
         return self.root / CHECKPOINT_DIR
+
+    @property
+    def damaged_checkpoint_dir(self) -> Path:
+        return self.root / DAMAGED_CHECKPOINT_DIR
+
+    def has_checkpoint(self) -> bool:
+        """Whether a finalized checkpoint step exists (orbax tmp dirs do not count)."""
+        directory = self.checkpoint_dir
+        return directory.is_dir() and any(p.name.isdigit() for p in directory.iterdir())
+
+    def remove_if_unused(self, *, remove_root: bool) -> bool:
+        """Remove a fresh run's files when it saved no checkpoint; True if removed.
+
+        Only called for a fresh run, whose directory ``check_fresh`` found empty or
+        missing: everything in it is this run's own. ``remove_root``: the run made the
+        directory itself (else the empty directory the user made is kept).
+        """
+        if not self.root.is_dir() or self.has_checkpoint():
+            return False
+        if remove_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+            return True
+        for entry in self.root.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        return True
 
     def exists_nonempty(self) -> bool:
         return self.root.is_dir() and any(self.root.iterdir())

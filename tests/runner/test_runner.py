@@ -294,8 +294,10 @@ def test_truncated_checkpoint_file_is_reported_with_path_and_reason(
     assert data_files
     for path in data_files:
         path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
+    # Restored as eval and probe do: a resume falls back to an intact checkpoint instead
+    # (tests/runner/test_checkpoint_integrity.py).
     with pytest.raises(CheckpointError) as caught:
-        train(config, run_dir, resume=True, trainer=trainer, show_progress=False)
+        _restore(run_dir, latest, trainer, config)
     assert caught.value.path == str(run_dir / "checkpoints" / str(latest))
     assert str(run_dir / "checkpoints" / str(latest)) in str(caught.value)
     assert "state cannot be restored" in str(caught.value)
@@ -333,7 +335,9 @@ def test_cli_reports_corrupt_checkpoint_with_exit_4(
 ):
     run_dir = _copy_run(reference_run[0], tmp_path / "run")
     latest = max(_step_dirs(run_dir))
-    (run_dir / "checkpoints" / str(latest) / "state" / "_METADATA").write_text("{not json")
+    # Every checkpoint damaged: with one intact, the resume would fall back to it instead.
+    for step in _step_dirs(run_dir):
+        (run_dir / "checkpoints" / str(step) / "state" / "_METADATA").write_text("{not json")
     monkeypatch.setattr("metarl.training.trainer.make_trainer", lambda config, mesh=None: trainer)
     code = cli.main(["train", "--run-dir", str(run_dir), "--resume", "--no-progress"])
     err = capsys.readouterr().err
