@@ -8,7 +8,6 @@
     metarl eval runs/NAME [--checkpoint latest|best|STEP] [--suite SUITE] [--episodes N] [--seed S]
     metarl plot runs/NAME [--suite SUITE]
     metarl probe runs/NAME [--probe all|NAME[,NAME]] [--checkpoint latest|best|STEP] [--episodes N] [--seed S] [--seed-index I]
-    metarl sweep NAME --out runs/SWEEP [--set key=value ...] [--plot-only]
 
 Exit codes: 0 done; 2 bad config, arguments, suite or run dir (one line, no
 traceback, nothing compiled); 3 non-finite loss (the last good checkpoint is
@@ -21,8 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import TextIO
-
-from metarl.sweeps.command import add_sweep_parser, cmd_sweep
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -87,7 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_parser(commands)
     _add_plot_parser(commands)
     _add_probe_parser(commands)
-    add_sweep_parser(commands)
     return parser
 
 
@@ -412,8 +408,6 @@ def main(argv: list[str] | None = None) -> int:
         code = cmd_plot(args, sys.stdout, sys.stderr)
     elif args.command == "probe":
         code = cmd_probe(args, sys.stdout, sys.stderr)
-    elif args.command == "sweep":
-        code = cmd_sweep(args, sys.stdout, sys.stderr, _fail)
     else:  # pragma: no cover - argparse rejects unknown commands
         code = EXIT_CONFIG
     return code
