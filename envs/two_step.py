@@ -47,12 +47,14 @@ the training pool, and asking for more distinct tasks than exist is a ConfigErro
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment, spaces
 from metarl.envs import distributions
+from metarl.envs.distributions import TaskSourceConfig
 from metarl.envs.drift import DriftParams, apply_drift, make_drift, random_walk
 
 from metarl.errors import ConfigError, check_choice, check_range
@@ -88,6 +90,8 @@ class TwoStepState(environment.EnvState):
 class TwoStepParams(environment.EnvParams):
     task_pool: TwoStepTask | None = None
     """Tasks to draw from (leading axis = task); None draws from the prior every episode."""
+    num_active_tasks: jax.Array | None = None
+    """Padded pools: episodes draw among the first this many tasks (None: all of them)."""
     drift: DriftParams = DriftParams()
     common_prob: float = 0.8
     """Probability that a1 leads to second-stage state a1 (else to the other one)."""
@@ -149,7 +153,7 @@ class TwoStep(environment.Environment[TwoStepState, TwoStepParams]):
 
     def _draw(self, key: jax.Array, params: TwoStepParams):
         return distributions.draw_task(
-            key, params.task_pool, lambda k: self.sample_prior(k, params)
+            key, params.task_pool, lambda k: self.sample_prior(k, params), params.num_active_tasks
         )
 
     def reset_env(self, key: jax.Array, params: TwoStepParams):
@@ -270,8 +274,8 @@ class TwoStep(environment.Environment[TwoStepState, TwoStepParams]):
 
 
 @dataclasses.dataclass(frozen=True)
-class TwoStepConfig:
-    """User-facing knobs of the two-step task (the keyword overrides ``make`` accepts)."""
+class TwoStepKnobs:
+    """The two-step task's own config fields; ``TwoStepConfig`` adds the task source after them."""
 
     variant: str = "wang"
     """'wang' (one probability per state, good side swaps) or 'daw' (4 walking probabilities)."""
@@ -291,14 +295,18 @@ class TwoStepConfig:
     """daw: lower reflecting bound of the walk and of the uniform prior."""
     walk_high: float = 0.75
     """daw: upper reflecting bound of the walk and of the uniform prior."""
-    num_tasks: int | str | None = None
-    """Training pool size N; None ('infinite') draws fresh from the prior each episode (wang: N <= 2)."""
-    task_seed: int = 0
-    """Seed of the training and held-out pools."""
+
+
+# The last base's fields come first, so listings of allowed fields start with the family's own.
+# No DriftConfig: the variant fixes the drift kinds (swap_prob and volatility above).
+@dataclasses.dataclass(frozen=True)
+class TwoStepConfig(TaskSourceConfig, TwoStepKnobs):
+    """User-facing knobs of the two-step task (the keyword overrides ``make`` accepts)."""
+
     held_out_size: int | None = None
     """Held-out tasks (disjoint from the pool); None: daw 1024, wang the orientations not in the pool."""
-    split: str = "train"
-    """Which tasks episodes use: 'train' (pool or prior) or 'held_out'."""
+
+    held_out_size_optional: ClassVar[bool] = True
 
 
 def _wang_task_pools(
@@ -344,12 +352,8 @@ def build_two_step(config: TwoStepConfig, owner: str) -> tuple[TwoStep, TwoStepP
             f"{owner}: field 'volatility' = {volatility!r} is not allowed for variant 'wang' "
             "(its probabilities are fixed up to swaps); allowed: 0 or None, or use variant 'daw'"
         )
-    num_tasks = distributions.parse_num_tasks(config.num_tasks)
-    check_range(owner, "task_seed", config.task_seed, 0, integer=True)
-    check_choice(owner, "split", config.split, distributions.SPLITS)
-    if config.held_out_size is not None:
-        check_range(owner, "held_out_size", config.held_out_size, 1, integer=True)
-
+    source = config.task_source(owner)
+    num_tasks = source.num_tasks
     kinds = []
     if volatility > 0.0:
         kinds.append("random_walk")
@@ -409,7 +413,7 @@ def build_two_step(config: TwoStepConfig, owner: str) -> tuple[TwoStep, TwoStepP
         train_pool, held_out_pool = distributions.build_task_pools(
             lambda k: env.sample_prior(k, params), num_tasks, config.task_seed, held_out_size
         )
-    params = params.replace(
-        task_pool=distributions.select_pool(train_pool, held_out_pool, config.split)
+    pool, num_active = source.finish(
+        distributions.select_pool(train_pool, held_out_pool, config.split)
     )
-    return env, params
+    return env, params.replace(task_pool=pool, num_active_tasks=num_active)
