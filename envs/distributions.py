@@ -215,6 +215,11 @@ class TaskSource:
     split: str
     pool_capacity: int | None
 
+    @property
+    def pads(self) -> bool:
+        """Whether the split's pool is padded to ``pool_capacity`` (training pools only)."""
+        return self.pool_capacity is not None and self.split == "train"
+
     def finish(self, pool: Any) -> tuple[Any, jax.Array | None]:
         """``(task_pool, num_active_tasks)`` for env params from the split's unpadded pool.
 
@@ -225,7 +230,7 @@ class TaskSource:
         if self.pool_capacity is None or pool is None:
             return pool, None
         count = pool_size(pool)
-        if self.split == "train":
+        if self.pads:
             pool = pad_pool(pool, self.pool_capacity)
         return pool, jnp.int32(count)
 
