@@ -200,8 +200,7 @@ def _totals_panel(ax, summary, names, references) -> None:
         entry = summary["agents"][name]
         total = entry.get("total_reward") or entry.get("total_expected_reward")
         style = _style(name, references)
-        mean = total["mean"]
-        low, high = total["ci95"]
+        mean, low, high = _interval_parts(total)
         if name == ORACLE:
             ax.barh(row, mean, color="white", edgecolor="black", hatch="//", lw=0.8, height=0.7)
         else:
@@ -219,7 +218,7 @@ def _totals_panel(ax, summary, names, references) -> None:
         summary["agents"][n].get("total_reward") or summary["agents"][n]["total_expected_reward"]
         for n in rows
     ]
-    ends = [t["mean"] for t in totals] + [v for t in totals for v in t["ci95"] if v is not None]
+    ends = [v for t in totals for v in _interval_parts(t) if v is not None]
     low, high = min(0.0, min(ends)), max(0.0, max(ends))
     pad = 0.2 * max(high - low, 1e-9)  # room for the value labels
     ax.set_xlim(low - (pad if low < 0 else 0.0), high + pad)
@@ -227,12 +226,17 @@ def _totals_panel(ax, summary, names, references) -> None:
     ax.grid(alpha=0.25, axis="x")
 
 
+def _interval_parts(entry: dict) -> tuple[float | None, float | None, float | None]:
+    """(value, low, high) of a summary's interval, ``{"value", "low", "high"}`` (None: unknown)."""
+    return entry.get("value"), entry.get("low"), entry.get("high")
+
+
 def _format_interval(entry: dict | None, digits: int = 2, signed: bool = False) -> str:
-    if not entry or entry.get("mean") is None:
+    if not entry or entry.get("value") is None:
         return "n/a"
     sign = "+" if signed else ""
-    low, high = entry["ci95"]
-    text = f"{entry['mean']:{sign}.{digits}f}"
+    value, low, high = _interval_parts(entry)
+    text = f"{value:{sign}.{digits}f}"
     if low is not None and high is not None:
         text += f" [{low:.{digits}f}, {high:.{digits}f}]"
     return text
@@ -260,7 +264,7 @@ def _numbers_panel(ax, summary: dict) -> None:
             for n in agents
             if n not in (CHECKPOINT, ORACLE, RANDOM) and not n.startswith(f"{CHECKPOINT}_seed")
         ),
-        key=lambda n: agents[n]["total_reward"]["mean"],
+        key=lambda n: agents[n]["total_reward"]["value"],
         default=None,
     )
     if best is not None:

@@ -91,3 +91,14 @@ class FunctionalPolicy:
         if self.think_fn is None:
             return carry
         return self.think_fn(carry, inputs)
+
+
+def rescaled_rewards(policy: Policy, reward_scale: float) -> FunctionalPolicy:
+    """``policy`` seeing ``prev_reward / reward_scale``: a reference told its own reward unit."""
+
+    def act(carry, inputs: PolicyInputs, key):
+        return policy.act(carry, inputs.replace(prev_reward=inputs.prev_reward / reward_scale), key)
+
+    return FunctionalPolicy(
+        init_carry_fn=policy.init_carry, act_fn=act, num_actions=policy.num_actions
+    )

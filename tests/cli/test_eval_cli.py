@@ -84,19 +84,19 @@ def test_eval_writes_arrays_summary_and_plots(drift_eval):
     assert episodes["random/rewards"].shape == (HORIZON, EPISODES)
     # The summary is computed from exactly these arrays.
     pooled_totals = episodes["checkpoint/rewards"].astype(np.float64).sum(axis=1).mean(axis=0)
-    assert summary["agents"]["checkpoint"]["total_reward"]["mean"] == pytest.approx(
+    assert summary["agents"]["checkpoint"]["total_reward"]["value"] == pytest.approx(
         pooled_totals.mean()
     )
     seed1 = episodes["checkpoint/rewards"][1].astype(np.float64).sum(axis=0).mean()
-    assert summary["agents"]["checkpoint_seed1"]["total_reward"]["mean"] == pytest.approx(seed1)
+    assert summary["agents"]["checkpoint_seed1"]["total_reward"]["value"] == pytest.approx(seed1)
     ts_totals = episodes["thompson_sampling/rewards"].astype(np.float64).sum(axis=0)
     diff = summary["agents"]["thompson_sampling"]["checkpoint_minus_this"]
-    assert diff["mean"] == pytest.approx(pooled_totals.mean() - ts_totals.mean())
-    assert diff["ci95"][0] <= diff["mean"] <= diff["ci95"][1]
+    assert diff["value"] == pytest.approx(pooled_totals.mean() - ts_totals.mean())
+    assert diff["low"] <= diff["value"] <= diff["high"]
     # Paired episodes: the tasks (hence the oracle's expected reward) do not depend on the
     # agent, so they are stored once; the oracle total is their sum.
     oracle = episodes["episode/optimal_expected_reward"].astype(np.float64)
-    assert summary["agents"]["oracle"]["total_expected_reward"]["mean"] == pytest.approx(
+    assert summary["agents"]["oracle"]["total_expected_reward"]["value"] == pytest.approx(
         oracle.sum(0).mean()
     )
     assert curves["checkpoint/reward/mean"].shape == (HORIZON,)
@@ -152,13 +152,15 @@ def test_plot_reads_only_files(drift_eval, trained_run, tmp_path, capsys):
 
 @pytest.fixture
 def no_trainer(monkeypatch):
-    """Fail the test if evaluation gets as far as building the trainer."""
+    """Fail the test if evaluation gets as far as building the agent and env (or a trainer)."""
+    import metarl.runner.frozen as frozen
     import metarl.training.trainer as trainer
 
     def refuse(*args, **kwargs):
-        raise AssertionError("a bad request must be refused before the trainer is built")
+        raise AssertionError("a bad request must be refused before the agent is built")
 
     monkeypatch.setattr(trainer, "make_trainer", refuse)
+    monkeypatch.setattr(frozen, "build", refuse)
 
 
 def test_a_checkpoint_from_another_config_is_refused(trained_run, tmp_path, no_trainer, capsys):
