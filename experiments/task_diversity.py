@@ -58,6 +58,7 @@ from pathlib import Path
 
 from metarl.config import EnvConfig
 from metarl.experiments import load_experiment
+from metarl.sweeps import Axis, Sweep
 
 # The agent and A2C hyperparameters are bandit_default's tuned ones, read from that
 # file so the sweep and the default experiment cannot drift apart.
@@ -83,3 +84,31 @@ CONFIG = dataclasses.replace(
     # a checkpoint every 2 chunks (about 4M env steps) is what a killed sweep resumes from.
     run=dataclasses.replace(_DEFAULT.run, total_env_steps=20_000_000, checkpoint_every_chunks=2),
 )
+
+SWEEP_SEEDS = 3
+"""Training seeds per point (vmapped; seeds are the unit for claims about training)."""
+SWEEP_POOL_SEEDS = (0, 1)
+"""Pool seeds (``task_seed``): each N is trained on two different pools of N tasks."""
+SWEEP_ENV_STEPS = 5_000_000
+"""Env steps per run in the sweep (36 runs): small enough for a CPU in minutes."""
+
+SWEEP = Sweep(
+    name="task_diversity",
+    experiment=dataclasses.replace(
+        CONFIG,
+        run=dataclasses.replace(
+            CONFIG.run,
+            num_seeds=SWEEP_SEEDS,
+            total_env_steps=SWEEP_ENV_STEPS,
+            checkpoint_every_chunks=1,
+        ),
+    ),
+    axes=(
+        Axis("env.overrides.num_tasks", SWEEP_NUM_TASKS),
+        Axis("env.overrides.task_seed", SWEEP_POOL_SEEDS),
+    ),
+    analysis="metarl.sweeps.task_diversity",
+    description="Task diversity: N = 1 ... inf training tasks x 2 pool seeds x 3 training seeds.",
+)
+"""``metarl sweep task_diversity --out DIR``: every finite N x pool seed x seed is one
+vmapped program (30 runs), N = inf another (6 runs)."""

@@ -8,6 +8,7 @@
     metarl eval runs/NAME [--checkpoint latest|best|STEP] [--suite SUITE] [--episodes N] [--seed S]
     metarl plot runs/NAME [--suite SUITE]
     metarl probe runs/NAME [--probe all|NAME[,NAME]] [--checkpoint latest|best|STEP] [--episodes N] [--seed S] [--seed-index I]
+    metarl sweep NAME --out runs/SWEEP [--set key=value ...] [--plot-only]
 
 Exit codes: 0 done; 2 bad config, arguments, suite or run dir (one line, no
 traceback, nothing compiled); 3 non-finite loss (the last good checkpoint is
@@ -20,6 +21,8 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import TextIO
+
+from metarl.sweeps.command import add_sweep_parser, cmd_sweep
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -84,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_parser(commands)
     _add_plot_parser(commands)
     _add_probe_parser(commands)
+    add_sweep_parser(commands)
     return parser
 
 
@@ -143,6 +147,13 @@ def _add_plot_parser(commands) -> None:
     plot.add_argument("--suite", help="only these suites (comma list)")
 
 
+_PROBE_EPILOG = (
+    "Probes: {probes}. Reproducible from (checkpoint, probe, seed, episodes, seed index). Exit "
+    "codes: 2 bad arguments, probe or run dir (before anything compiles), 4 unusable or "
+    "mismatched checkpoint."
+)
+
+
 def _add_probe_parser(commands) -> None:
     probe = commands.add_parser(
         "probe",
@@ -152,13 +163,19 @@ def _add_probe_parser(commands) -> None:
             "and on reference agents of known mechanism on the same held-out episodes; write "
             "RUN/probes/PROBE/{summary.json,arrays.npz,PROBE.png,PROBE.pdf}."
         ),
-        epilog=(
-            "Probes: bandits: likelihood, model_fit, decoding, volatility, thinking; two-step: "
-            "two_step, thinking; mazes: difficulty, thinking, decoding. Reproducible from "
-            "(checkpoint, probe, seed, episodes, seed index). Exit codes: 2 bad arguments, probe or "
-            "run dir (before anything compiles), 4 unusable or mismatched checkpoint."
-        ),
+        epilog=_PROBE_EPILOG.format(probes="(see metarl.probes.registry)"),
     )
+    base_format_help = probe.format_help
+
+    def format_help() -> str:
+        # The probe list comes from the probe registry, which imports the probes (and JAX):
+        # only when help is printed, so building the parser for other commands stays cheap.
+        from metarl.probes.registry import family_listing
+
+        probe.epilog = _PROBE_EPILOG.format(probes=family_listing())
+        return base_format_help()
+
+    probe.format_help = format_help
     probe.add_argument("run_dir", help="the run directory (as given to 'metarl train --run-dir')")
     probe.add_argument(
         "--probe", default="all", help="'all' (default), a probe name, or a comma list"
@@ -408,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
         code = cmd_plot(args, sys.stdout, sys.stderr)
     elif args.command == "probe":
         code = cmd_probe(args, sys.stdout, sys.stderr)
+    elif args.command == "sweep":
+        code = cmd_sweep(args, sys.stdout, sys.stderr, _fail)
     else:  # pragma: no cover - argparse rejects unknown commands
         code = EXIT_CONFIG
     return code

@@ -1,1 +1,11 @@
-"""Sweeps: named axes over one experiment, trained and evaluated as vmapped groups."""
+"""Sweeps: named axes over one experiment, trained and evaluated as vmapped groups.
+
+An experiment file exports ``SWEEP = Sweep(...)``; ``metarl sweep NAME --out DIR``
+runs it (``metarl.sweeps.run_sweep``). See ``spec`` (points), ``groups`` (what
+trains in one program), ``seeds`` (IQM and stratified bootstrap over seeds) and
+``task_diversity`` (the analysis of the task-diversity sweep).
+"""
+
+from metarl.sweeps.spec import Axis, Sweep, SweepPoint
+
+__all__ = ["Axis", "Sweep", "SweepPoint"]
