@@ -134,8 +134,9 @@ def group_status(group: Group, group_dir: Path) -> tuple[str, int]:
 
 def train_groups(
     groups: list[Group], out_dir: Path, labels: list[str], report: Callable[[str], None] = log
-) -> list[Any]:
-    """Train (or skip, or resume) every group; each group's final params [members, ...]."""
+) -> tuple[list[Any], dict[str, int]]:
+    """Train (or skip, or resume) every group: each group's final params [members, ...], and
+    each group dir's final update."""
     from metarl.runner.frozen import load_frozen_run
     from metarl.runner.train_loop import env_steps_per_update, total_updates, train
 
@@ -143,7 +144,7 @@ def train_groups(
         total_updates(g.config) * env_steps_per_update(g.config) * g.num_members for g in groups
     )
     done_steps, trained_steps, start = 0, 0, time.perf_counter()
-    params = []
+    params, updates = [], {}
     for group in groups:
         group_dir = out_dir / GROUPS_DIR / group.dir_name
         group_steps = total_updates(group.config) * env_steps_per_update(group.config)
@@ -155,6 +156,7 @@ def train_groups(
         if status == "finished":
             report(f"sweep: {what}: finished earlier (update {latest}), skipped")
             params.append(load_frozen_run(group_dir, latest).params)
+            updates[group.dir_name] = latest
         else:
             trainer = GroupTrainer(group)
             report(f"sweep: {what}: {'resuming' if status == 'partial' else 'training'}")
@@ -167,6 +169,7 @@ def train_groups(
                 * group.num_members
             )
             params.append(result.state.params)
+            updates[group.dir_name] = result.update
         done_steps += group_steps * group.num_members
         elapsed = time.perf_counter() - start
         rate = trained_steps / elapsed if elapsed > 0 else 0.0
@@ -176,7 +179,7 @@ def train_groups(
             f"sweep: {done_steps:,} / {total_steps:,} env steps "
             f"({100 * done_steps / max(total_steps, 1):.0f}%), {rate:,.0f} steps/s{eta}"
         )
-    return params
+    return params, updates
 
 
 def params_by_point(groups: list[Group], group_params: list[Any], num_points: int) -> Any:
@@ -190,6 +193,21 @@ def params_by_point(groups: list[Group], group_params: list[Any], num_points: in
         for k, point_index in enumerate(group.point_indices):
             rows[point_index] = jax.tree.map(lambda x, a=k * seeds, b=(k + 1) * seeds: x[a:b], host)
     return jax.tree.map(lambda *leaves: np.stack(leaves), *rows)
+
+
+def _cached_summary(out_dir: Path, updates: dict[str, int]) -> dict[str, Any] | None:
+    """The summary on disk when it evaluated exactly these groups' final checkpoints.
+
+    (``sweep.json`` already matched, so the definition and ``--set`` values are the same.)
+    """
+    path = out_dir / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    try:
+        summary = read_json(path)
+    except ValueError:
+        return None  # unreadable: evaluate again and overwrite
+    return summary if summary.get("trained_updates") == updates else None
 
 
 def run_sweep(
@@ -220,7 +238,12 @@ def run_sweep(
     write_json(out_dir / SWEEP_FILE, definition)
     groups = plan_groups(configs)
     report(f"sweep {sweep.name}: {len(points)} points in {len(groups)} compiled group(s)")
-    group_params = train_groups(groups, out_dir, labels, report)
+    group_params, updates = train_groups(groups, out_dir, labels, report)
+    cached = _cached_summary(out_dir, updates)
+    if cached is not None:
+        report(f"sweep: evaluation of these checkpoints cached in {SUMMARY_FILE}, reused")
+        analysis.plot(cached, out_dir)
+        return cached
     from metarl.training.build import build
 
     context = SweepContext(
@@ -235,6 +258,7 @@ def run_sweep(
         log=report,
     )
     summary = analysis.evaluate(context, **sweep.analysis_options)
+    summary = {**summary, "trained_updates": updates}
     write_json(out_dir / SUMMARY_FILE, summary)
     analysis.plot(summary, out_dir)
     return summary
