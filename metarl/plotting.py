@@ -294,112 +294,53 @@ def _numbers_panel(ax, summary: dict) -> None:
     )
 
 
-def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
-    """Draw ``learning_curves.{png,pdf}`` in an eval suite directory from its files."""
-    plt = agg_pyplot()
-    directory = Path(directory)
-    summary = json.loads((directory / "summary.json").read_text())
-    with np.load(directory / "curves.npz") as data:
-        curves = {k: data[k] for k in data.files}
-    names = _agents_in_order(summary)
-    references = [n for n in names if n not in (CHECKPOINT, RANDOM)]
-    unit = summary["curve"]["unit"]
-
+def _eval_panels(summary: dict, curves: dict) -> list[str]:
+    """The panels an eval figure has, in order (the curves the suite's summary holds)."""
     # Fixed multi-step trials (two-step, rule grid) are plotted per trial: per step,
     # the curves would zigzag between the stages of each trial.
-    panels = ["trial_reward"] if unit == "trial" else ["reward"]
-    if f"{CHECKPOINT}/optimal_action/mean" in curves:
-        panels.append("optimal_action")
-    if f"{CHECKPOINT}/cumulative_regret/mean" in curves:
-        panels.append("cumulative_regret")
-    if f"{CHECKPOINT}/trial_length/mean" in curves:
-        panels.append("trial_length")
+    panels = ["trial_reward"] if summary["curve"]["unit"] == "trial" else ["reward"]
+    for name in ("optimal_action", "cumulative_regret", "trial_length"):
+        if f"{CHECKPOINT}/{name}/mean" in curves:
+            panels.append(name)
     if f"{CHECKPOINT}/recovery/mean" in curves and summary.get("recovery"):
         panels.append("recovery")
     panels.append("totals")
+    return panels
 
-    columns = 3
-    rows = math.ceil((len(panels) + 1) / columns)  # + 1: a slot for the legend
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(5.0 * columns, 3.8 * rows + 0.6), layout="constrained"
-    )
-    axes = np.atleast_1d(axes).ravel()
-    for ax in axes[len(panels) :]:
-        ax.set_visible(False)
-    legend_ax = axes[len(panels)]
-    if len(axes) > len(panels) + 1:  # a free slot: the checkpoint's key numbers
-        _numbers_panel(axes[len(panels) + 1], summary)
-    for ax, panel in zip(axes, panels, strict=False):
-        if panel == "reward":
-            _curve_panel(
-                ax,
-                summary,
-                curves,
-                "reward",
-                names,
-                references,
-                "step",
-                "mean reward per step",
-                "reward per step (learning after freeze)",
-                oracle=True,
-            )
-            handles, labels = ax.get_legend_handles_labels()
-        elif panel == "trial_reward":
-            _curve_panel(
-                ax,
-                summary,
-                curves,
-                "trial_reward",
-                names,
-                references,
-                "trial",
-                "mean reward per trial",
-                "reward per trial (learning after freeze)",
-                oracle=True,
-            )
-            handles, labels = ax.get_legend_handles_labels()
-        elif panel == "optimal_action":
-            _curve_panel(
-                ax,
-                summary,
-                curves,
-                "optimal_action",
-                names,
-                references,
-                unit,
-                "P(optimal action)",
-                "probability of the optimal action" + (" (trial mean)" if unit == "trial" else ""),
-            )
-            ax.set_ylim(0, 1.02)
-        elif panel == "cumulative_regret":
-            _curve_panel(
-                ax,
-                summary,
-                curves,
-                "cumulative_regret",
-                names,
-                references,
-                "step",
-                "cumulative regret (reward units)",
-                "cumulative regret (expected)",
-            )
-        elif panel == "trial_length":
-            _curve_panel(
-                ax,
-                summary,
-                curves,
-                "trial_length",
-                names,
-                references,
-                "trial",
-                "steps to finish the trial",
-                "steps per completed trial (episodes that complete it)",
-            )
-        elif panel == "recovery":
-            _recovery_panel(ax, summary, curves, names, references)
-        else:
-            _totals_panel(ax, summary, names, references)
 
+def _curve_panel_labels(panel: str, unit: str) -> tuple[str, str, str, bool]:
+    """(x unit, y label, title, draw the oracle) of one curve panel of an eval figure."""
+    trial_mean = " (trial mean)" if unit == "trial" else ""
+    return {
+        "reward": ("step", "mean reward per step", "reward per step (learning after freeze)", True),
+        "trial_reward": (
+            "trial",
+            "mean reward per trial",
+            "reward per trial (learning after freeze)",
+            True,
+        ),
+        "optimal_action": (
+            unit,
+            "P(optimal action)",
+            "probability of the optimal action" + trial_mean,
+            False,
+        ),
+        "cumulative_regret": (
+            "step",
+            "cumulative regret (reward units)",
+            "cumulative regret (expected)",
+            False,
+        ),
+        "trial_length": (
+            "trial",
+            "steps to finish the trial",
+            "steps per completed trial (episodes that complete it)",
+            False,
+        ),
+    }[panel]
+
+
+def _eval_legend(legend_ax, handles, labels, names: list[str], references: list[str]) -> None:
     order = [_style(n, references)["label"] for n in [*names, ORACLE]]
     pairs = sorted(
         zip(labels, handles, strict=True), key=lambda p: order.index(p[0]) if p[0] in order else 99
@@ -415,15 +356,58 @@ def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf
         title="agents (bands: 95% bootstrap CI)",
         title_fontsize=9,
     )
+
+
+def _eval_title(summary: dict) -> str:
     checkpoint = summary["checkpoint"]
     suite = summary["suite"]
-    fig.suptitle(
+    return (
         f"{summary['run']['name']} ({summary['run']['experiment']}, {summary['env']['name']}): suite '{suite['name']}', "
         f"checkpoint update {checkpoint['update']} ({checkpoint['requested']}, {checkpoint['num_seeds']} seed(s), "
         f"{checkpoint['actions']} actions)\n{suite['description']}; {summary['episodes']} episodes, "
-        f"eval seed {summary['seed']}",
-        fontsize=10,
+        f"eval seed {summary['seed']}"
     )
+
+
+def plot_eval_dir(directory: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """Draw ``learning_curves.{png,pdf}`` in an eval suite directory from its files."""
+    plt = agg_pyplot()
+    directory = Path(directory)
+    summary = json.loads((directory / "summary.json").read_text())
+    with np.load(directory / "curves.npz") as data:
+        curves = {k: data[k] for k in data.files}
+    names = _agents_in_order(summary)
+    references = [n for n in names if n not in (CHECKPOINT, RANDOM)]
+    unit = summary["curve"]["unit"]
+    panels = _eval_panels(summary, curves)
+
+    columns = 3
+    rows = math.ceil((len(panels) + 1) / columns)  # + 1: a slot for the legend
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(5.0 * columns, 3.8 * rows + 0.6), layout="constrained"
+    )
+    axes = np.atleast_1d(axes).ravel()
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    legend_ax = axes[len(panels)]
+    if len(axes) > len(panels) + 1:  # a free slot: the checkpoint's key numbers
+        _numbers_panel(axes[len(panels) + 1], summary)
+    for ax, panel in zip(axes, panels, strict=False):
+        if panel == "recovery":
+            _recovery_panel(ax, summary, curves, names, references)
+        elif panel == "totals":
+            _totals_panel(ax, summary, names, references)
+        else:
+            x_unit, ylabel, title, oracle = _curve_panel_labels(panel, unit)
+            _curve_panel(
+                ax, summary, curves, panel, names, references, x_unit, ylabel, title, oracle=oracle
+            )
+            if panel in ("reward", "trial_reward"):  # the first panel: every agent drawn
+                handles, labels = ax.get_legend_handles_labels()
+            if panel == "optimal_action":
+                ax.set_ylim(0, 1.02)
+    _eval_legend(legend_ax, handles, labels, names, references)
+    fig.suptitle(_eval_title(summary), fontsize=10)
     return save_figure(fig, directory, FIGURE_NAME, formats)
 
 

@@ -1,11 +1,16 @@
 """Frozen evaluation: every agent (checkpoint or reference) on identical episodes.
 
-``evaluate_policy`` plays episodes; ``metrics`` turns their ``[step, episode]``
-arrays into learning-after-freeze statistics; ``statistics`` gives intervals
-(bootstrap over episodes, t over seeds); ``suites`` names the episode sets and
-``run_eval.evaluate_run`` is ``metarl eval``.
+``play.Player`` plays any policy (a checkpoint's params as arguments, with seed
+and sweep-point axes) on episodes that depend on the key alone;
+``summary`` turns their ``[step, episode]`` arrays into learning-after-freeze
+statistics, each an ``Interval`` (``metrics`` the measures, ``statistics`` the
+intervals: bootstrap over episodes, t over seeds, cluster-robust); ``families``
+holds one ``FamilySpec`` per env family (suites, references, thinking
+references); ``suites`` names the episode sets and ``run_eval.evaluate_run`` is
+``metarl eval``.
 """
 
+from metarl.evaluation.play import Player, Rollouts
 from metarl.evaluation.policy import Policy, PolicyInputs
 from metarl.evaluation.rollout import EpisodeBatch, evaluate_policy
 from metarl.evaluation.run_eval import evaluate_run
@@ -21,8 +26,10 @@ from metarl.evaluation.suites import build_suite, check_suite
 
 __all__ = [
     "EpisodeBatch",
+    "Player",
     "Policy",
     "PolicyInputs",
+    "Rollouts",
     "bootstrap_counts",
     "bootstrap_curve",
     "bootstrap_mean",
