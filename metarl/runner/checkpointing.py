@@ -244,18 +244,22 @@ class Checkpointer:
         return meta
 
     # --------------------------------------------------------------- restore
-    def restore(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, Any]]:
+    def restore(
+        self, step: int, abstract_state: Any, *, partial: bool = False
+    ) -> tuple[Any, dict[str, Any]]:
         """(state, sidecar) of ``step`` restored onto ``abstract_state``'s shapes and shardings.
 
-        Every restored array is verified against the checksum saved with it. On any
-        failure the CheckpointError also names the checkpoints that are intact.
+        ``partial``: ``abstract_state`` is a part of the saved state (e.g.
+        ``{"params": ...}``) and only that part is read. Every restored array is
+        verified against the checksum saved with it. On any failure the
+        CheckpointError also names the checkpoints that are intact.
         """
         try:
-            return self.restore_verified(step, abstract_state)
+            return self.restore_verified(step, abstract_state, partial=partial)
         except CheckpointError as error:
             if not error.damaged:
                 raise
-            others = self.intact_steps(abstract_state, exclude=(step,))
+            others = self.intact_steps(abstract_state, exclude=(step,), partial=partial)
             raise CheckpointError(
                 error.path,
                 error.reason
@@ -267,20 +271,34 @@ class Checkpointer:
                 ),
             ) from error
 
-    def restore_verified(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, Any]]:
+    def restore_verified(
+        self, step: int, abstract_state: Any, *, partial: bool = False
+    ) -> tuple[Any, dict[str, Any]]:
         """``restore`` without the search for intact alternatives on failure."""
         meta = self.read_meta(step)
         path = self.step_path(step)
+        if partial:
+            restore_args = ocp.args.PyTreeRestore(
+                item=abstract_state,
+                restore_args=ocp.checkpoint_utils.construct_restore_args(abstract_state),
+                partial_restore=True,
+            )
+        else:
+            restore_args = ocp.args.StandardRestore(abstract_state)
+        failure = None
         try:
             restored = self.manager.restore(
-                step,
-                args=ocp.args.Composite(**{STATE_ITEM: ocp.args.StandardRestore(abstract_state)}),
+                step, args=ocp.args.Composite(**{STATE_ITEM: restore_args})
             )
         except Exception as error:  # orbax/tensorstore raise many types; all mean "unusable"
-            reason = f"{type(error).__name__}: {error}".strip()
-            raise CheckpointError(
-                path, f"state cannot be restored ({_first_lines(reason)})"
-            ) from error
+            failure = error
+        if not integrity.all_processes_ok(failure is None):
+            reason = (
+                _first_lines(f"{type(failure).__name__}: {failure}".strip())
+                if failure is not None
+                else "another process could not read its part"
+            )
+            raise CheckpointError(path, f"state cannot be restored ({reason})") from failure
         state = restored[STATE_ITEM]
         mismatch = integrity.find_mismatch(state, meta[CHECKSUMS_KEY]["arrays"])
         if mismatch is not None:
@@ -288,14 +306,16 @@ class Checkpointer:
             raise CheckpointError(path, f"array {array} fails verification: {reason}")
         return state, meta
 
-    def intact_steps(self, abstract_state: Any, exclude: tuple[int, ...] = ()) -> list[int]:
-        """Steps (ascending) that restore and verify; each one is read in full to know."""
+    def intact_steps(
+        self, abstract_state: Any, exclude: tuple[int, ...] = (), *, partial: bool = False
+    ) -> list[int]:
+        """Steps (ascending) whose ``abstract_state`` part restores and verifies (read to know)."""
         intact = []
         for step in sorted(self.steps()):
             if step in exclude:
                 continue
             try:
-                self.restore_verified(step, abstract_state)
+                self.restore_verified(step, abstract_state, partial=partial)
             except CheckpointError:
                 continue
             intact.append(step)

@@ -44,7 +44,8 @@ import metarl
 from metarl import cli
 from metarl.runner import distributed
 
-process_id, port, experiment, run_dir, out = sys.argv[1:]
+process_id, port, experiment, run_dir, out = sys.argv[1:6]
+extra = sys.argv[6:]
 captured = {}
 real_initialize = distributed.initialize
 
@@ -68,12 +69,14 @@ distributed.initialize = initialize_then_capture
 code = cli.main([
     "train", experiment, "--run-dir", run_dir, "--no-progress", "--distributed",
     "--coordinator-address", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", process_id,
+    *extra,
 ])
 import jax
 result = captured["result"]
 params = [np.asarray(leaf.addressable_data(0)) for leaf in jax.tree.leaves(result.state.params)]
-np.savez(f"{out}/params_{process_id}.npz", *params)
-with open(f"{out}/summary_{process_id}.json", "w") as handle:
+tag = "_resumed" if extra else ""
+np.savez(f"{out}/params{tag}_{process_id}.npz", *params)
+with open(f"{out}/summary{tag}_{process_id}.json", "w") as handle:
     json.dump({
         "code": code,
         "process_count": jax.process_count(),
@@ -93,12 +96,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_two_processes_train_one_run_and_agree(tmp_path):
-    experiment = tmp_path / "tiny_multihost.py"
-    experiment.write_text(EXPERIMENT)
-    run_dir = tmp_path / "run"
-    out = tmp_path / "out"
-    out.mkdir()
+def _run_two_processes(experiment, run_dir, out, *extra: str) -> list[str]:
+    """Run the worker as processes 0 and 1 of one job; their combined output, per process."""
     port = _free_port()
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
     # One CPU device per process (other tests may fake several in their own process).
@@ -118,6 +117,7 @@ def test_two_processes_train_one_run_and_agree(tmp_path):
                 str(experiment),
                 str(run_dir),
                 str(out),
+                *extra,
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -137,6 +137,16 @@ def test_two_processes_train_one_run_and_agree(tmp_path):
                 process.wait()
     for pid, process in enumerate(processes):
         assert process.returncode == 0, f"process {pid} failed:\n{logs[pid][-4000:]}"
+    return logs
+
+
+def test_two_processes_train_one_run_and_agree(tmp_path):
+    experiment = tmp_path / "tiny_multihost.py"
+    experiment.write_text(EXPERIMENT)
+    run_dir = tmp_path / "run"
+    out = tmp_path / "out"
+    out.mkdir()
+    _run_two_processes(experiment, run_dir, out)
 
     summaries = [json.loads((out / f"summary_{pid}.json").read_text()) for pid in (0, 1)]
     for summary in summaries:
@@ -180,3 +190,21 @@ def test_two_processes_train_one_run_and_agree(tmp_path):
     for index, leaf in enumerate(restored):
         assert np.array_equal(leaf, params[0][f"arr_{index}"])
     assert meta["update"] == 6
+
+    # A damaged latest checkpoint: both processes verify (each hashing the gathered
+    # global arrays), agree it is damaged, fall back to update 4 and replay to the
+    # same parameters bit for bit.
+    state_dir = run_dir / "checkpoints" / "6" / "state"
+    largest = max((p for p in state_dir.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    data = bytearray(largest.read_bytes())
+    assert len(data) >= 1024, largest
+    middle = (len(data) - 512) // 2
+    data[middle : middle + 512] = np.random.default_rng(0).integers(0, 256, 512, np.uint8).tobytes()
+    largest.write_bytes(bytes(data))
+    logs = _run_two_processes(experiment, run_dir, out, "--resume")
+    assert "resuming from the newest intact checkpoint (update 4)" in logs[0]
+    assert "newest intact checkpoint" not in logs[1]  # process 0 alone reports
+    resumed = np.load(out / "params_resumed_0.npz")
+    for name in params[0].files:
+        assert np.array_equal(resumed[name], params[0][name]), name
+    assert [r["update"] for r in read_records(run_dir / "metrics.jsonl")] == [2, 4, 6]
