@@ -79,8 +79,9 @@ SWEEP_SEEDS = 3
 """Training seeds per point (vmapped; seeds are the unit for claims about training)."""
 SWEEP_POOL_SEEDS = (0, 1)
 """Pool seeds (``task_seed``): each N is trained on two different pools of N tasks."""
-SWEEP_ENV_STEPS = 5_000_000
-"""Env steps per run in the sweep (36 runs): small enough for a CPU in minutes."""
+SWEEP_ENV_STEPS = 10_000_000
+"""Env steps per run in the sweep (36 runs; bandit_default needed about 20M to reach Thompson
+sampling on the prior, so this is a small budget: about 15 minutes on a quiet 2-core CPU)."""
 
 SWEEP = Sweep(
     name="task_diversity",
