@@ -10,10 +10,10 @@ eval``, ``metarl probe`` and sweeps restore through:
    built);
 2. the agent and env from ``metarl.training.build.build(config)``: no optimizer,
    no compiled trainer;
-3. the params alone, restored from the checkpoint's saved train state by an orbax
+3. the params alone, restored from the checkpoint's saved train state by a
    partial restore onto ``jax.eval_shape`` of the agent's own init (with the
-   leading ``[num_seeds]`` axis), and verified against the checksums the sidecar
-   recorded at save (``metarl.runner.integrity``), as every restore is.
+   leading ``[num_seeds]`` axis), verified against the checksums the sidecar
+   recorded at save, as every restore through ``Checkpointer.restore`` is.
 
 Checkpoints are opened read-only (``open_read_only``), with orbax's "a read-only
 manager does not save" warning muted: expected here, not news.
@@ -28,18 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import orbax.checkpoint as ocp
-from flax import struct
 
 from metarl.config import ExperimentConfig
 from metarl.errors import ConfigError
-from metarl.runner import integrity
-from metarl.runner.checkpointing import (
-    CHECKSUMS_KEY,
-    STATE_ITEM,
-    Checkpointer,
-    CheckpointError,
-)
+from metarl.runner.checkpointing import Checkpointer, CheckpointError
 from metarl.runner.run_dir import RunDir
 from metarl.training.build import Built, build
 
@@ -97,17 +89,6 @@ def open_read_only(run_dir: str | Path, config: ExperimentConfig) -> Checkpointe
         absl_logger.setLevel(level)
 
 
-@struct.dataclass
-class _ParamsOfState:
-    """The ``params`` field of a saved ``TrainState`` alone.
-
-    Same field name as ``TrainState``, so its tree paths (``.params['core']...``)
-    are the ones the sidecar's checksums are keyed by.
-    """
-
-    params: Any
-
-
 def abstract_params(built: Built, num_seeds: int) -> Any:
     """Shapes and dtypes of the agent's params with a leading [num_seeds] axis (one device)."""
     one_seed = jax.eval_shape(built.agent.init_params, jax.random.PRNGKey(0))
@@ -121,36 +102,13 @@ def abstract_params(built: Built, num_seeds: int) -> Any:
 def restore_params(checkpointer: Checkpointer, step: int, target: Any) -> Any:
     """The ``params`` of ``step``'s saved train state, restored onto ``target`` and verified.
 
-    An orbax partial restore: the optimizer state, env states and carries are not
-    read (a frozen policy has no use for them, and their layout depends on the
-    algorithm). Raises ``CheckpointError`` (path and reason) when the sidecar is
-    unusable, the arrays cannot be read or fail their recorded checksums.
+    A partial restore: the optimizer state, env states and carries are not read (a
+    frozen policy has no use for them, and their layout depends on the algorithm).
+    ``Checkpointer.restore`` checks the sidecar and every array it reads against
+    its recorded checksum (``CheckpointError`` naming the path and the reason).
     """
-    meta = checkpointer.read_meta(step)  # format, config match and checksums present
-    path = checkpointer.step_path(step)
-    item = {"params": target}
-    try:
-        restored = checkpointer.manager.restore(
-            step,
-            args=ocp.args.Composite(
-                **{
-                    STATE_ITEM: ocp.args.PyTreeRestore(
-                        item=item,
-                        restore_args=ocp.checkpoint_utils.construct_restore_args(item),
-                        partial_restore=True,
-                    )
-                }
-            ),
-        )
-    except Exception as error:  # orbax/tensorstore raise many types; all mean "unusable"
-        reason = " ".join(f"{type(error).__name__}: {error}".split())[:600]
-        raise CheckpointError(path, f"params cannot be restored ({reason})") from error
-    params = restored[STATE_ITEM]["params"]
-    mismatch = integrity.find_mismatch(_ParamsOfState(params), meta[CHECKSUMS_KEY]["arrays"])
-    if mismatch is not None:
-        array, reason = mismatch
-        raise CheckpointError(path, f"array {array} fails verification: {reason}")
-    return params
+    state, _ = checkpointer.restore(step, {"params": target}, partial=True)
+    return state["params"]
 
 
 @dataclasses.dataclass(frozen=True)

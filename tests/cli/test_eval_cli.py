@@ -211,3 +211,47 @@ def test_suites_per_family_and_their_errors():
     assert drift.overrides["reversal_steps"] == (24,) and drift.change_step == 24
     ood = suites.build_suite("rule-grid-v0", {"reward_scale": 0.5}, "ood")
     assert ood.overrides == {"reward_scale": 1.0}
+
+
+def test_frozen_run_restores_the_params_alone_and_verifies_them(trained_run, tmp_path):
+    import jax
+
+    from metarl.runner.checkpointing import CHECKSUMS_KEY, Checkpointer, CheckpointError
+    from metarl.runner.frozen import load_frozen_run
+    from metarl.runner.run_dir import RunDir
+    from metarl.training.trainer import make_trainer
+
+    frozen = load_frozen_run(trained_run, "latest")
+    config = RunDir(trained_run).read_config()
+    # The same params as a whole-state restore onto the trainer's abstract state.
+    checkpointer = Checkpointer(trained_run / "checkpoints", config, read_only=True)
+    try:
+        state, _ = checkpointer.restore(frozen.step, make_trainer(config).abstract_state())
+    finally:
+        checkpointer.close()
+    restored, full = jax.tree.leaves(frozen.params), jax.tree.leaves(state.params)
+    assert len(restored) == len(full) > 0
+    for a, b in zip(restored, full, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(np.asarray(a), np.asarray(b))
+    assert frozen.num_seeds == 2 and frozen.agent.num_actions == NUM_ARMS
+    assert jax.tree.leaves(frozen.seed_params(1))[0].shape == restored[0].shape[1:]
+
+    # A params array that no longer matches its recorded checksum is refused ...
+    copy = tmp_path / "run"
+    shutil.copytree(trained_run, copy, ignore=shutil.ignore_patterns("eval", "plots", "tb"))
+    meta_file = copy / "checkpoints" / str(frozen.step) / "meta" / "metadata"
+    meta = json.loads(meta_file.read_text())
+    arrays = meta[CHECKSUMS_KEY]["arrays"]
+    name = next(path for path in arrays if path.startswith("params."))
+    arrays[name]["digest"] = "0" * 32
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"fails verification: checksum mismatch"):
+        load_frozen_run(copy, frozen.step)
+    # ... while the optimizer state, which a frozen run never reads, is not checked.
+    arrays[name] = json.loads((trained_run / meta_file.relative_to(copy)).read_text())[
+        CHECKSUMS_KEY
+    ]["arrays"][name]
+    other = next(path for path in arrays if path.startswith("opt_state."))
+    arrays[other]["digest"] = "0" * 32
+    meta_file.write_text(json.dumps(meta))
+    assert load_frozen_run(copy, frozen.step).step == frozen.step
