@@ -57,6 +57,15 @@ class Minibatch:
     initial_carry: Any
     """[b, ...] the carry these envs had when the rollout began."""
 
+    def select(self, env_index: jax.Array) -> Minibatch:
+        """The sequences of envs ``env_index``: time-major fields on axis 1, the carry on 0."""
+        time_major = {
+            name: getattr(self, name)[:, env_index]
+            for name in ("obs", "episode_start", "action", "log_prob", "advantages", "targets")
+        }
+        carry = jax.tree.map(lambda leaf: leaf[env_index], self.initial_carry)
+        return Minibatch(**time_major, initial_carry=carry)
+
 
 def make_ppo_update(
     agent: ActorCritic,
@@ -116,15 +125,7 @@ def make_ppo_update(
 
         def minibatch_step(carry, env_index):
             params, opt_state = carry
-            batch = Minibatch(
-                obs=whole.obs[:, env_index],
-                episode_start=whole.episode_start[:, env_index],
-                action=whole.action[:, env_index],
-                log_prob=whole.log_prob[:, env_index],
-                advantages=whole.advantages[:, env_index],
-                targets=whole.targets[:, env_index],
-                initial_carry=jax.tree.map(lambda leaf: leaf[env_index], whole.initial_carry),
-            )
+            batch = whole.select(env_index)
             (total, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
                 params, batch, entropy_coef
             )
