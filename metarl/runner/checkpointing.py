@@ -32,6 +32,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
@@ -250,9 +252,10 @@ class Checkpointer:
         """(state, sidecar) of ``step`` restored onto ``abstract_state``'s shapes and shardings.
 
         ``partial``: ``abstract_state`` is a part of the saved state (e.g.
-        ``{"params": ...}``) and only that part is read. Every restored array is
-        verified against the checksum saved with it. On any failure the
-        CheckpointError also names the checkpoints that are intact.
+        ``{"params": ...}``) and only that part is returned, after the whole
+        checkpoint is verified (``verify``). Every restored array is verified against
+        the checksum saved with it. On any failure the CheckpointError also names
+        the checkpoints that are intact.
         """
         try:
             return self.restore_verified(step, abstract_state, partial=partial)
@@ -275,8 +278,7 @@ class Checkpointer:
         self, step: int, abstract_state: Any, *, partial: bool = False
     ) -> tuple[Any, dict[str, Any]]:
         """``restore`` without the search for intact alternatives on failure."""
-        meta = self.read_meta(step)
-        path = self.step_path(step)
+        meta = self.verify(step) if partial else self.read_meta(step)
         if partial:
             restore_args = ocp.args.PyTreeRestore(
                 item=abstract_state,
@@ -285,6 +287,34 @@ class Checkpointer:
             )
         else:
             restore_args = ocp.args.StandardRestore(abstract_state)
+        state = self._restore_checked(step, restore_args, meta)
+        return state, meta
+
+    def verify(self, step: int) -> dict[str, Any]:
+        """The sidecar of ``step`` after checking every saved array against its checksum.
+
+        Reads the whole state as host arrays, as saved. A partial restore runs this
+        first, so a checkpoint damaged outside the part read (optimizer state, env
+        states) is refused too: it is the checkpoint, not the part, that is damaged.
+        """
+        meta = self.read_meta(step)
+        path = self.step_path(step)
+        try:
+            tree = ocp.PyTreeCheckpointHandler().metadata(path / STATE_ITEM).tree
+            as_saved = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
+            restore_args = ocp.args.PyTreeRestore(restore_args=as_saved)
+        except Exception as error:  # unreadable tree metadata: the checkpoint is damaged
+            reason = _first_lines(f"{type(error).__name__}: {error}".strip())
+            raise CheckpointError(path, f"state cannot be restored ({reason})") from error
+        state = self._restore_checked(step, restore_args, meta)
+        missing = sorted(set(meta[CHECKSUMS_KEY]["arrays"]) - set(integrity.array_digests(state)))
+        if missing:
+            raise CheckpointError(path, f"array {missing[0]} was saved but is missing")
+        return meta
+
+    def _restore_checked(self, step: int, restore_args: Any, meta: dict[str, Any]) -> Any:
+        """orbax's restore of the state item, then every restored array checked."""
+        path = self.step_path(step)
         failure = None
         try:
             restored = self.manager.restore(
@@ -304,7 +334,7 @@ class Checkpointer:
         if mismatch is not None:
             array, reason = mismatch
             raise CheckpointError(path, f"array {array} fails verification: {reason}")
-        return state, meta
+        return state
 
     def intact_steps(
         self, abstract_state: Any, exclude: tuple[int, ...] = (), *, partial: bool = False

@@ -185,6 +185,25 @@ def test_a_partial_restore_of_the_params_is_verified_too(reference_run, trainer,
     assert f"intact checkpoints: {', '.join(map(str, _steps(run_dir)[:-1]))}" in str(caught.value)
 
 
+def test_a_partial_restore_refuses_damage_outside_the_part_it_reads(
+    reference_run, trainer, config, tmp_path
+):
+    """The checkpoint, not only the params, must be intact for eval to use it."""
+    run_dir, latest = _copy(reference_run, tmp_path)
+    sidecar = run_dir / "checkpoints" / str(latest) / "meta" / "metadata"
+    meta = json.loads(sidecar.read_text())
+    name = sorted(n for n in meta[CHECKSUMS_KEY]["arrays"] if n.startswith("opt_state."))[0]
+    meta[CHECKSUMS_KEY]["arrays"][name]["digest"] = "0" * 32
+    sidecar.write_text(json.dumps(meta))
+    checkpointer = Checkpointer(run_dir / "checkpoints", config, read_only=True)
+    try:
+        with pytest.raises(CheckpointError) as caught:
+            checkpointer.restore(latest, {"params": trainer.abstract_state().params}, partial=True)
+    finally:
+        checkpointer.close()
+    assert f"array {name} fails verification: checksum mismatch" in str(caught.value)
+
+
 def test_a_sidecar_without_checksums_is_refused(reference_run, trainer, config, tmp_path):
     run_dir, latest = _copy(reference_run, tmp_path)
     sidecar = run_dir / "checkpoints" / str(latest) / "meta" / "metadata"
@@ -271,10 +290,8 @@ def test_cli_eval_refuses_a_damaged_latest_and_names_the_intact_ones(
     err = capsys.readouterr().err
     assert code == cli.EXIT_CHECKPOINT
     assert f"checkpoint {run_dir / 'checkpoints' / str(latest)}:" in err
+    assert f"intact checkpoints: {', '.join(map(str, _steps(run_dir)[:-1]))}" in err
     assert "Traceback" not in err
-    # Naming the intact ones needs the eval path to restore through Checkpointer.restore
-    # (partial=True for the params alone); test_a_partial_restore_of_the_params_is_verified_too
-    # checks that listing.
 
 
 def test_resume_with_no_intact_checkpoint_is_refused(reference_run, trainer, config, tmp_path):
