@@ -6,7 +6,8 @@ Builds the experiment's whole TrainState (as ``metarl train`` checkpoints it),
 then times, median over repeats: hashing it (``integrity.array_digests``); a save
 (queue + wait) with the checksums and with them skipped; a restore with
 verification (``Checkpointer.restore_verified``: sidecar, restore, verify) and
-orbax's bare restore; and the verification alone (``integrity.find_mismatch``).
+orbax's bare restore; the verification alone (``integrity.find_mismatch``); and
+the eval/probe path (the params alone, after ``Checkpointer.verify`` of the whole).
 Prints one JSON object. Compare with the chunk time of the same experiment
 (metrics.jsonl ``chunk_seconds``) and its save interval (``run.checkpoint_every_chunks``).
 """
@@ -81,6 +82,11 @@ def main() -> None:
         restore_verified_s = _median_seconds(
             lambda: checkpointer.restore_verified(verified_step, abstract), args.repeats
         )
+        params_target = {"params": abstract.params}
+        restore_params_s = _median_seconds(
+            lambda: checkpointer.restore_verified(verified_step, params_target, partial=True),
+            args.repeats,
+        )
         restored, meta = checkpointer.restore_verified(verified_step, abstract)
         recorded = meta[checkpointing.CHECKSUMS_KEY]["arrays"]
         verify_s = _median_seconds(
@@ -100,6 +106,7 @@ def main() -> None:
                 "restore_without_verification_s": round(restore_plain_s, 4),
                 "restore_with_verification_s": round(restore_verified_s, 4),
                 "verify_s": round(verify_s, 5),
+                "restore_params_verified_s": round(restore_params_s, 4),
                 "updates_per_chunk": config.run.updates_per_chunk,
                 "checkpoint_every_chunks": config.run.checkpoint_every_chunks,
             },

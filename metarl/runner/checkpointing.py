@@ -317,9 +317,15 @@ class Checkpointer:
         path = self.step_path(step)
         failure = None
         try:
-            restored = self.manager.restore(
-                step, args=ocp.args.Composite(**{STATE_ITEM: restore_args})
-            )
+            if isinstance(restore_args, ocp.args.StandardRestore):
+                state = self.manager.restore(
+                    step, args=ocp.args.Composite(**{STATE_ITEM: restore_args})
+                )[STATE_ITEM]
+            else:
+                # The manager ties an item to the handler of its first use (StandardSave
+                # in a training run); partial and as-saved reads go through their own.
+                with ocp.PyTreeCheckpointer() as reader:
+                    state = reader.restore(path / STATE_ITEM, args=restore_args)
         except Exception as error:  # orbax/tensorstore raise many types; all mean "unusable"
             failure = error
         if not integrity.all_processes_ok(failure is None):
@@ -329,7 +335,6 @@ class Checkpointer:
                 else "another process could not read its part"
             )
             raise CheckpointError(path, f"state cannot be restored ({reason})") from failure
-        state = restored[STATE_ITEM]
         mismatch = integrity.find_mismatch(state, meta[CHECKSUMS_KEY]["arrays"])
         if mismatch is not None:
             array, reason = mismatch

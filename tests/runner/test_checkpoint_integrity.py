@@ -204,6 +204,23 @@ def test_a_partial_restore_refuses_damage_outside_the_part_it_reads(
     assert f"array {name} fails verification: checksum mismatch" in str(caught.value)
 
 
+def test_the_saving_checkpointer_restores_whole_and_partial_states(config, tmp_path):
+    """orbax ties an item to the handler it was saved with; both restore kinds still work."""
+    state = {"w": np.arange(4.0, dtype=np.float32), "v": np.ones((2, 3), np.int32)}
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)
+    checkpointer = Checkpointer(tmp_path / "checkpoints", config)
+    try:
+        checkpointer.save(1, state, {"mean_episode_return": 0.0}, force=True)
+        checkpointer.wait()
+        whole, _ = checkpointer.restore(1, abstract)
+        part, _ = checkpointer.restore(1, {"w": abstract["w"]}, partial=True)
+        again, _ = checkpointer.restore(1, abstract)
+    finally:
+        checkpointer.close()
+    assert _same(whole, state) and _same(again, state) and _same(part["w"], state["w"])
+    assert sorted(part) == ["w"]
+
+
 def test_a_sidecar_without_checksums_is_refused(reference_run, trainer, config, tmp_path):
     run_dir, latest = _copy(reference_run, tmp_path)
     sidecar = run_dir / "checkpoints" / str(latest) / "meta" / "metadata"
