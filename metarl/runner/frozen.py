@@ -12,8 +12,9 @@ eval``, ``metarl probe`` and sweeps restore through:
    no compiled trainer;
 3. the params alone, restored from the checkpoint's saved train state by a
    partial restore onto ``jax.eval_shape`` of the agent's own init (with the
-   leading ``[num_seeds]`` axis), verified against the checksums the sidecar
-   recorded at save, as every restore through ``Checkpointer.restore`` is.
+   leading ``[num_seeds]`` axis): no optimizer is needed to know the target.
+   ``Checkpointer.restore`` first verifies the whole checkpoint against the
+   checksums its sidecar recorded at save (damage anywhere refuses it).
 
 Checkpoints are opened read-only (``open_read_only``), with orbax's "a read-only
 manager does not save" warning muted: expected here, not news.
@@ -102,10 +103,10 @@ def abstract_params(built: Built, num_seeds: int) -> Any:
 def restore_params(checkpointer: Checkpointer, step: int, target: Any) -> Any:
     """The ``params`` of ``step``'s saved train state, restored onto ``target`` and verified.
 
-    A partial restore: the optimizer state, env states and carries are not read (a
-    frozen policy has no use for them, and their layout depends on the algorithm).
-    ``Checkpointer.restore`` checks the sidecar and every array it reads against
-    its recorded checksum (``CheckpointError`` naming the path and the reason).
+    A partial restore: the optimizer state, env states and carries are not restored
+    (a frozen policy has no use for them, and their layout depends on the
+    algorithm), though ``Checkpointer.restore`` checks them with the rest of the
+    checkpoint against the recorded checksums (``CheckpointError``: path, reason).
     """
     state, _ = checkpointer.restore(step, {"params": target}, partial=True)
     return state["params"]

@@ -213,7 +213,7 @@ def test_suites_per_family_and_their_errors():
     assert ood.overrides == {"reward_scale": 1.0}
 
 
-def test_frozen_run_restores_the_params_alone_and_verifies_them(trained_run, tmp_path):
+def test_frozen_run_restores_the_params_and_verifies_the_checkpoint(trained_run, tmp_path):
     import jax
 
     from metarl.runner.checkpointing import CHECKSUMS_KEY, Checkpointer, CheckpointError
@@ -247,11 +247,18 @@ def test_frozen_run_restores_the_params_alone_and_verifies_them(trained_run, tmp
     meta_file.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"fails verification: checksum mismatch"):
         load_frozen_run(copy, frozen.step)
-    # ... while the optimizer state, which a frozen run never reads, is not checked.
+    # ... and so is damage outside the params: the whole checkpoint is verified before
+    # its params are read (a damaged checkpoint is not trusted in part).
     arrays[name] = json.loads((trained_run / meta_file.relative_to(copy)).read_text())[
         CHECKSUMS_KEY
     ]["arrays"][name]
     other = next(path for path in arrays if path.startswith("opt_state."))
     arrays[other]["digest"] = "0" * 32
     meta_file.write_text(json.dumps(meta))
-    assert load_frozen_run(copy, frozen.step).step == frozen.step
+    with pytest.raises(CheckpointError, match=r"fails verification: checksum mismatch"):
+        load_frozen_run(copy, frozen.step)
+    # The sidecar restored: the copy loads again, with the same params.
+    shutil.copy(trained_run / meta_file.relative_to(copy), meta_file)
+    again = load_frozen_run(copy, frozen.step)
+    for a, b in zip(jax.tree.leaves(again.params), restored, strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
