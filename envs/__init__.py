@@ -2,11 +2,20 @@
 
 ``make(name, **overrides) -> (env, params)``; ``registered_names()`` lists names;
 ``spec(name).family`` / ``family_of(name)`` name its family (None for a gymnax name).
+Family configs share ``TaskSourceConfig`` (pools, held-out split, ``pool_capacity``)
+and ``DriftConfig``; the families that step with one random draw share ``MetaEnv``.
 """
 
 from metarl.envs import catalog as _catalog  # noqa: F401  (registers the families)
-from metarl.envs.distributions import build_task_pools, draw_task
-from metarl.envs.drift import DriftParams, make_drift
+from metarl.envs.base import MetaEnv
+from metarl.envs.distributions import (
+    TaskSource,
+    TaskSourceConfig,
+    active_task_pool,
+    build_task_pools,
+    draw_task,
+)
+from metarl.envs.drift import DriftConfig, DriftParams, WalkDriftConfig, make_drift
 from metarl.envs.registry import (
     EnvSpec,
     allowed_overrides,
@@ -24,9 +33,15 @@ from metarl.errors import ConfigError
 
 __all__ = [
     "ConfigError",
+    "DriftConfig",
     "DriftParams",
     "EnvSpec",
+    "MetaEnv",
     "RL2Wrapper",
+    "TaskSource",
+    "TaskSourceConfig",
+    "WalkDriftConfig",
+    "active_task_pool",
     "allowed_overrides",
     "build_task_pools",
     "draw_task",

@@ -49,7 +49,8 @@ class BanditParams(environment.EnvParams):
     task_pool: BanditTask | None = None
     """Tasks to draw from (leading axis = task); None draws from the prior every episode."""
     num_active_tasks: jax.Array | None = None
-    """Padded pools: episodes draw among the first this many tasks (None: all of them)."""
+    """Padded pools (``pool_capacity``): episodes draw among the first this many tasks, a traced
+    int32; None: all of ``task_pool`` (replace both together on padded params)."""
     drift: DriftParams = DriftParams()
     prior_a: float = 1.0
     """Beta prior: first shape parameter."""

@@ -136,7 +136,8 @@ class MazeParams(environment.EnvParams):
     task_pool: MazeTask | None = None
     """Tasks to draw from (task i uses layout i); None: a bank layout and fresh goals every episode."""
     num_active_tasks: jax.Array | None = None
-    """Padded pools: episodes draw among the first this many tasks (None: all of them)."""
+    """Padded pools (``pool_capacity``): episodes draw among the first this many tasks, a traced
+    int32; None: all of ``task_pool`` (replace both together on padded params)."""
     drift: DriftParams = DriftParams()
     goal_reward: float = 10.0
     """Reward for reaching the goal."""

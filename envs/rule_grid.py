@@ -139,7 +139,8 @@ class RuleGridParams(environment.EnvParams):
     task_pool: Ruleset | None = None
     """Rulesets to draw from (leading axis = task); None draws from the prior every episode."""
     num_active_tasks: jax.Array | None = None
-    """Padded pools: episodes draw among the first this many tasks (None: all of them)."""
+    """Padded pools (``pool_capacity``): episodes draw among the first this many tasks, a traced
+    int32; None: all of ``task_pool`` (replace both together on padded params)."""
     drift: DriftParams = DriftParams()
     reward_low: float = -1.0
     """Lowest prior reward (continuous prior bound; the random walk's lower reflecting bound)."""

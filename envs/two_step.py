@@ -91,7 +91,8 @@ class TwoStepParams(environment.EnvParams):
     task_pool: TwoStepTask | None = None
     """Tasks to draw from (leading axis = task); None draws from the prior every episode."""
     num_active_tasks: jax.Array | None = None
-    """Padded pools: episodes draw among the first this many tasks (None: all of them)."""
+    """Padded pools (``pool_capacity``): episodes draw among the first this many tasks, a traced
+    int32; None: all of ``task_pool`` (replace both together on padded params)."""
     drift: DriftParams = DriftParams()
     common_prob: float = 0.8
     """Probability that a1 leads to second-stage state a1 (else to the other one)."""
