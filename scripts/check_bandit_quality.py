@@ -46,7 +46,7 @@ def main() -> None:
 
     # The same restore as `metarl eval` (refuses a checkpoint whose config differs from the run's).
     frozen = load_frozen_run(args.run_dir, args.step if args.step is not None else "latest")
-    config, trainer, step = frozen.config, frozen.trainer, frozen.step
+    config, agent, step = frozen.config, frozen.agent, frozen.step
     params = jax.tree.map(lambda leaf: leaf[args.seed_index], frozen.params)
 
     env, env_params = envs.make(config.env.name, **config.env.overrides)
@@ -55,7 +55,7 @@ def main() -> None:
     key = jax.random.PRNGKey(args.eval_seed)
     results = {}
     for name, policy in [
-        ("agent", agent_policy(trainer.agent, params)),
+        ("agent", agent_policy(agent, params)),
         ("thompson", thompson_sampling(num_arms)),
         ("random", random_policy(num_arms)),
     ]:

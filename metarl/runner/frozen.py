@@ -148,12 +148,6 @@ class FrozenRun:
         return self.built.env_params
 
     @property
-    def trainer(self) -> Built:
-        """Transitional alias of ``built`` for callers written against the old trainer field
-        (``.agent``, ``.env``, ``.env_params``); use the properties above instead."""
-        return self.built
-
-    @property
     def num_seeds(self) -> int:
         return int(jax.tree.leaves(self.params)[0].shape[0])
 
