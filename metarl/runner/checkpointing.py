@@ -154,6 +154,8 @@ class Checkpointer:
                 f"config: field 'run.best_metric' = {self.config.run.best_metric!r} is not reported by "
                 f"this run; allowed values here: {', '.join(repr(k) for k in BEST_METRICS if k in summary)}"
             )
+        if not force and not self.manager.should_save(int(update)):
+            return False  # off the save interval: skip hashing the state too
         value = summary[self.config.run.best_metric]
         if value is None:  # no finite value this chunk (e.g. no episode finished): never the best
             value = (

@@ -221,6 +221,30 @@ def test_the_saving_checkpointer_restores_whole_and_partial_states(config, tmp_p
     assert sorted(part) == ["w"]
 
 
+def test_only_saved_states_are_hashed(config, tmp_path, monkeypatch):
+    """Off the save interval nothing is hashed (nor, on a pod, gathered)."""
+    import dataclasses
+
+    every_third = dataclasses.replace(
+        config, run=dataclasses.replace(config.run, checkpoint_every_chunks=3)
+    )
+    hashed = []
+    real = integrity.array_digests
+    monkeypatch.setattr(integrity, "array_digests", lambda tree: hashed.append(1) or real(tree))
+    checkpointer = Checkpointer(tmp_path / "checkpoints", every_third)
+    state = {"w": np.zeros(2, np.float32)}
+    try:
+        saved = [
+            update
+            for update in range(2, 13, 2)
+            if checkpointer.save(update, state, {"mean_episode_return": 0.0})
+        ]
+        checkpointer.wait()
+    finally:
+        checkpointer.close()
+    assert saved == [6, 12] and len(hashed) == 2
+
+
 def test_a_sidecar_without_checksums_is_refused(reference_run, trainer, config, tmp_path):
     run_dir, latest = _copy(reference_run, tmp_path)
     sidecar = run_dir / "checkpoints" / str(latest) / "meta" / "metadata"
