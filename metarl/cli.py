@@ -63,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--run-dir", help="where config, metrics, TensorBoard and checkpoints go")
     train.add_argument(
-        "--resume", action="store_true", help="continue the run dir from its latest checkpoint"
+        "--resume",
+        action="store_true",
+        help="continue the run dir from its newest intact checkpoint (damaged newer ones are "
+        "reported and moved to RUN/damaged_checkpoints/)",
     )
     train.add_argument(
         "--print-config", action="store_true", help="print the resolved config as JSON and exit"
