@@ -25,9 +25,9 @@ MIN_EPISODES_PER_POINT = 20
 MIN_FRACTION_PER_POINT = 0.1
 """A curve point is drawn only if at least this many / this fraction of episodes reach it."""
 RANDOM = "random"
-_CHECKPOINT_COLOR = "#1f4e9c"
+CHECKPOINT_COLOR = "#1f4e9c"
 # tab10 without its blue (the checkpoint) and grey (random), then a few darker extras.
-_REFERENCE_COLORS = [
+REFERENCE_COLORS = [
     "#ff7f0e",
     "#2ca02c",
     "#d62728",
@@ -66,12 +66,12 @@ def _agents_in_order(summary: dict) -> list[str]:
 
 def _style(name: str, references: list[str]) -> dict:
     if name == CHECKPOINT:
-        return {"color": _CHECKPOINT_COLOR, "lw": 2.2, "zorder": 5, "label": "checkpoint (frozen)"}
+        return {"color": CHECKPOINT_COLOR, "lw": 2.2, "zorder": 5, "label": "checkpoint (frozen)"}
     if name == RANDOM:
         return {"color": "0.55", "lw": 1.3, "zorder": 2, "label": "random"}
     if name == ORACLE:
         return {"color": "black", "lw": 1.3, "ls": "--", "zorder": 4, "label": "oracle (expected)"}
-    color = _REFERENCE_COLORS[references.index(name) % len(_REFERENCE_COLORS)]
+    color = REFERENCE_COLORS[references.index(name) % len(REFERENCE_COLORS)]
     return {"color": color, "lw": 1.4, "zorder": 3, "label": name.replace("_", " ")}
 
 
@@ -126,7 +126,7 @@ def _seed_lines(ax, x, curves, key: str) -> None:
                 np.nan,
                 mean,
             )
-        ax.plot(x[: len(mean)], mean, color=_CHECKPOINT_COLOR, lw=0.7, alpha=0.45, zorder=4)
+        ax.plot(x[: len(mean)], mean, color=CHECKPOINT_COLOR, lw=0.7, alpha=0.45, zorder=4)
         index += 1
 
 
@@ -165,7 +165,7 @@ def _recovery_panel(ax, summary, curves, names, references) -> None:
     if pre is not None and baseline is not None and status != "no margin over baseline":
         # The target against random's pre-change level (exact when random's level is flat).
         target = baseline + info["threshold"] * (pre - baseline)
-        ax.axhline(target, color=_CHECKPOINT_COLOR, lw=0.8, ls="--", alpha=0.7)
+        ax.axhline(target, color=CHECKPOINT_COLOR, lw=0.8, ls="--", alpha=0.7)
     steps = recovery.get("steps")
     if steps is not None:
         high = recovery.get("high")
@@ -462,8 +462,8 @@ def plot_training(run_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")
         )
         if per_seed.shape[1] > 1:
             for seed in range(per_seed.shape[1]):
-                ax.plot(steps, per_seed[:, seed], lw=0.8, alpha=0.5, color=_CHECKPOINT_COLOR)
-        ax.plot(steps, np.nanmean(per_seed, axis=1), lw=2, color=_CHECKPOINT_COLOR)
+                ax.plot(steps, per_seed[:, seed], lw=0.8, alpha=0.5, color=CHECKPOINT_COLOR)
+        ax.plot(steps, np.nanmean(per_seed, axis=1), lw=2, color=CHECKPOINT_COLOR)
         ax.set_xlabel("env steps per seed")
         ax.set_ylabel(labels[key])
         ax.grid(alpha=0.25)

@@ -6,11 +6,13 @@ points them at a run's checkpoint, beside those references on the same episodes.
 
 The public surface (imported lazily, so ``import metarl.probes`` stays cheap):
 
-* orchestration: ``probe_run``, ``check_probes``, ``PROBES_BY_FAMILY``, ``VERDICTS``,
-  ``plot_probe_dir``;
+* orchestration: ``probe_run``, ``check_probes``, ``plot_probe_dir``; the registry of
+  ``Probe`` objects (``PROBES``, ``PROBES_BY_FAMILY``, ``VERDICTS``; ``metarl.probes.protocol``
+  says what a probe is);
 * bandit choices: ``compare_learner_vs_locator`` (likelihood), ``fit_choice_models``
-  (BIC table), ``evaluate_volatility`` / ``volatility_conditions`` / ``compare_learning_rates``,
-  ``change_point_bayesian`` (a fixed-hazard Bayesian reference);
+  (BIC table), ``evaluate_volatility`` / ``volatility_conditions`` / ``compare_learning_rates``
+  (its fixed-hazard reference, ``change_point_bayesian``, is a bandit baseline:
+  ``metarl.evaluation.baselines``);
 * hidden states: ``decode_beliefs``, ``decode_targets``, ``random_network_hidden``;
 * two-step: ``analyze_two_step``; thinking: ``with_thinking``, ``thinking_curve``;
   mazes: ``difficulty_scaling``.
@@ -23,9 +25,11 @@ import importlib
 _EXPORTS = {
     "probe_run": "run_probes",
     "check_probes": "run_probes",
-    "PROBES_BY_FAMILY": "run_probes",
-    "VERDICTS": "run_probes",
-    "plot_probe_dir": "figures",
+    "PROBES": "registry",
+    "PROBES_BY_FAMILY": "registry",
+    "VERDICTS": "registry",
+    "Probe": "protocol",
+    "plot_probe_dir": "run_probes",
     "compare_learner_vs_locator": "likelihood",
     "fit_choice_models": "model_fit",
     "evaluate_volatility": "volatility",

@@ -27,6 +27,8 @@ strongly correlated, so a split by steps would score memorisation.
 
 from __future__ import annotations
 
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,7 +38,17 @@ from metarl.evaluation.agent_policy import agent_policy
 from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs
 from metarl.evaluation.replay import replay_policy
 from metarl.evaluation.rollout import EpisodeBatch
-from metarl.probes import choice_models
+from metarl.plotting import CHECKPOINT_COLOR, REFERENCE_COLORS
+from metarl.probes import choice_models, figures
+from metarl.probes.bandit_agents import bandit_episodes, bandit_setting
+from metarl.probes.protocol import (
+    Probe,
+    ProbeContext,
+    ProbeResult,
+    Verdict,
+    hidden_states,
+    text_number,
+)
 
 # Ridge penalties tried, relative to the number of fit samples (features are standardised,
 # so X^T X / n has unit diagonal): from ordinary least squares to heavy shrinkage.
@@ -393,3 +405,225 @@ def decode_beliefs(
     """``decode_targets`` on every bandit ``belief_targets`` statistic of ``episodes``."""
     targets = belief_targets(episodes, num_arms, prior_a, prior_b, reward_scale)
     return decode_targets(hidden, targets, control_hidden, test_fraction, seed)
+
+
+# ------------------------------------------------------------------ the probe
+
+SPLITS = 2
+"""Random fit/test splits of the episodes each decoder is scored on (the spread is reported)."""
+VERDICTS = ("above_controls", "partly_above_controls", "not_above_controls")
+
+
+def decoding_rows(hidden, targets: dict, control_hidden, seeds: list[int]) -> list[dict]:
+    """``decode_targets`` on several random episode splits; per target the mean and range over splits."""
+    per_split = [decode_targets(hidden, targets, control_hidden, seed=split) for split in seeds]
+    rows = []
+    for index, first in enumerate(per_split[0]):
+        split_rows = [split[index] for split in per_split]
+        row = {"target": first["target"], "metric": first["metric"], "splits": len(seeds)}
+        for key in ("agent", "control", "time_only", "chance"):
+            if key in first:
+                values = np.array([r[key] for r in split_rows], np.float64)
+                row[key] = float(np.mean(values))
+                row[f"{key}_range"] = [float(values.min()), float(values.max())]
+        baselines = np.array(
+            [max(r["control"], r["time_only"], r.get("chance", -np.inf)) for r in split_rows],
+            np.float64,
+        )
+        margins = np.array([r["agent"] for r in split_rows], np.float64) - baselines
+        row["margin_over_best_control"] = float(np.mean(margins))
+        row["margin_range"] = [float(margins.min()), float(margins.max())]
+        row["above_controls"] = bool(np.all(margins > 0))
+        row["agent_per_dim"] = list(np.mean([r["agent_per_dim"] for r in split_rows], axis=0))
+        rows.append(row)
+    return rows
+
+
+def decoding_verdict(rows: list[dict]) -> Verdict:
+    above = [row["target"] for row in rows if row["above_controls"]]
+    if len(above) == len(rows):
+        label = "above_controls"
+    elif above:
+        label = "partly_above_controls"
+    else:
+        label = "not_above_controls"
+    reason = (
+        f"above the random network and the clock on every split: {', '.join(above) or 'no target'}"
+        f" (of {', '.join(row['target'] for row in rows)})"
+    )
+    return Verdict(label, reason)
+
+
+def maze_decoding_episodes(ctx: ProbeContext):
+    """The checkpoint's maze episodes with hidden states, observations and ground truth before acting."""
+    agent = ctx.agent
+    batch = ctx.play(
+        lambda params: with_ground_truth(agent_policy(agent, params), read_maze_state),
+        ctx.env_params,
+        ctx.params,
+        extras=True,
+        observations=True,
+    )
+    truth = batch.extras["ground_truth"]
+    batch = batch.replace(extras={"hidden": hidden_states(batch.extras["hidden"])})
+    targets = maze_targets(truth, int(ctx.env_params.num_free_cells))
+    return batch, targets
+
+
+def run(ctx: ProbeContext) -> ProbeResult:
+    """Belief statistics (bandits) or goal / position / visited squares (mazes) from the hidden state."""
+    start = time.perf_counter()
+    if ctx.family == "maze":
+        batch, targets = maze_decoding_episodes(ctx)
+    else:
+        batches, _, _ = bandit_episodes(ctx, ("checkpoint",))
+        batch = batches["checkpoint"]
+        s = bandit_setting(ctx)
+        targets = belief_targets(
+            batch, s["num_arms"], s["prior_a"], s["prior_b"], s["reward_scale"]
+        )
+    rollout_s = time.perf_counter() - start
+    start = time.perf_counter()
+    control_key = jax.random.fold_in(ctx.key, 1)
+    control = hidden_states(
+        random_network_hidden(batch, ctx.config.agent, control_key, ctx.agent.num_actions)
+    )
+    control_s = time.perf_counter() - start
+    start = time.perf_counter()
+    seeds = [ctx.seed * SPLITS + i for i in range(SPLITS)]
+    rows = decoding_rows(batch.extras["hidden"], targets, control, seeds)
+    described = {
+        "random_network": "the same architecture with its initial (untrained) weights, replayed "
+        "on the checkpoint's histories",
+        "time_only": "the best decoder that knows only the step index (a clock)",
+    }
+    return ProbeResult(
+        results={
+            "targets": rows,
+            "hidden_size": int(batch.extras["hidden"].shape[-1]),
+            "split_seeds": seeds,
+            "note": "R^2 (ridge) or accuracy (logistic) on held-out episodes; means and ranges over "
+            "random fit/test splits of the episodes. 'above_controls': the agent beats the random "
+            "network, the clock and chance on every split.",
+        },
+        verdict=decoding_verdict(rows),
+        references=described,
+        timing={
+            "rollouts_s": rollout_s,
+            "control_s": control_s,
+            "analysis_s": time.perf_counter() - start,
+        },
+    )
+
+
+def format_lines(summary: dict) -> list[str]:
+    lines = []
+    for row in summary["results"]["targets"]:
+        chance = f"  chance {text_number(row['chance'])}" if "chance" in row else ""
+        lines.append(
+            f"  {row['target']:20s} {row['metric']:8s} agent {text_number(row['agent'])}  "
+            f"random net {text_number(row['control'])}  clock {text_number(row['time_only'])}{chance}"
+            f"  -> {'above' if row['above_controls'] else 'not above'} controls"
+        )
+    return lines
+
+
+_SERIES = (
+    ("agent", "checkpoint hidden state", CHECKPOINT_COLOR),
+    ("control", "random network (same inputs)", REFERENCE_COLORS[0]),
+    ("time_only", "clock (step index only)", "0.6"),
+    ("chance", "chance (majority class)", "0.85"),
+)
+
+
+def _draw_metric(ax, metric: str, targets: list[dict], splits: int) -> None:
+    present = [s for s in _SERIES if any(s[0] in r for r in targets)]
+    width = 0.8 / len(present)
+    for j, (key, label, color) in enumerate(present):
+        x = np.arange(len(targets)) - 0.4 + (j + 0.5) * width
+        values = np.array([figures.number(r.get(key)) for r in targets])
+        ranges = [r.get(f"{key}_range", [None, None]) for r in targets]
+        errors = np.hstack(
+            [
+                figures.error_bar(v, figures.number(lo), figures.number(hi))
+                for v, (lo, hi) in zip(values, ranges, strict=True)
+            ]
+        )
+        ax.bar(
+            x,
+            values,
+            width=width,
+            color=color,
+            label=label,
+            edgecolor="black" if key == "agent" else "none",
+            lw=0.8,
+        )
+        ax.errorbar(x, values, yerr=errors, fmt="none", color="black", capsize=2, lw=0.8)
+    for i, row in enumerate(targets):
+        ax.annotate(
+            "above controls" if row["above_controls"] else "not above",
+            (i, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, -2),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=8,
+        )
+    ax.set_xticks(np.arange(len(targets)))
+    ax.set_xticklabels([r["target"].replace("_", " ") for r in targets])
+    ax.set_ylabel(
+        "held-out R$^2$ (1 = perfect, 0 = the mean)"
+        if metric == "r2"
+        else "held-out accuracy (fraction of steps)"
+    )
+    low = min(
+        0.0,
+        *(
+            np.nanmin([figures.number(r.get(k)) for k in ("agent", "control", "time_only")])
+            for r in targets
+        ),
+    )
+    ax.set_ylim(max(low - 0.05, -1.0), 1.12)
+    ax.axhline(0.0, color="0.4", lw=0.8)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(
+        ("continuous targets (ridge)" if metric == "r2" else "categorical targets (logistic)")
+        + f"; bars: range over {splits} splits",
+        fontsize=9,
+    )
+
+
+def draw(fig, summary: dict, arrays: dict) -> None:
+    rows = summary["results"]["targets"]
+    groups = {
+        "r2": [r for r in rows if r["metric"] == "r2"],
+        "accuracy": [r for r in rows if r["metric"] == "accuracy"],
+    }
+    groups = {k: v for k, v in groups.items() if v}
+    axes = np.atleast_1d(
+        fig.subplots(
+            1, len(groups), gridspec_kw={"width_ratios": [len(v) + 0.6 for v in groups.values()]}
+        )
+    )
+    for ax, (metric, targets) in zip(axes, groups.items(), strict=True):
+        _draw_metric(ax, metric, targets, rows[0]["splits"])
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(
+        handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles), fontsize=8
+    )
+
+
+PROBE = Probe(
+    name="decoding",
+    families=("bandit", "maze"),
+    allowed_verdicts=VERDICTS,
+    description="linear decoding of beliefs from the hidden state vs a random network and a clock",
+    run=run,
+    format=format_lines,
+    draw=draw,
+    figure_size=(12, 4.8),
+)

@@ -33,6 +33,7 @@ Both sources are accepted by ``maze_trials``. Evaluate on held-out layouts
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import jax
 import jax.numpy as jnp
@@ -41,8 +42,10 @@ import numpy as np
 import metarl.envs as menvs
 from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs
 from metarl.evaluation.rollout import EpisodeBatch, evaluate_policy
-from metarl.evaluation.statistics import Z_95
-from metarl.probes.two_step import Estimate
+from metarl.evaluation.statistics import Z_95, clustered_mean, clustered_ols
+from metarl.interval import Interval
+from metarl.probes import figures
+from metarl.probes.protocol import Probe, ProbeContext, ProbeResult, Verdict, text_plus_minus
 
 TRUTH_KEYS = ("trial_shortest_path", "detour_ratio")
 DEFAULT_PATH_BINS = (1, 4, 8, 12, 16, 24, 1000)
@@ -151,20 +154,6 @@ def maze_trials(batch: EpisodeBatch, horizon: int) -> MazeTrials:
     )
 
 
-def clustered_mean(values: np.ndarray, clusters: np.ndarray, z: float = Z_95) -> Estimate:
-    """Pooled mean with a cluster-robust (ratio-estimator) 95% interval."""
-    values = np.asarray(values, np.float64)
-    if values.size == 0:
-        return Estimate(float("nan"), float("nan"))
-    _, inverse = np.unique(clusters, return_inverse=True)
-    count = np.bincount(inverse).astype(np.float64)
-    total = np.bincount(inverse, weights=values)
-    mean = values.mean()
-    influence = (total - mean * count) / values.size
-    k = len(count)
-    return Estimate(float(mean), float(z * np.sqrt(k / max(k - 1, 1) * np.sum(influence**2))))
-
-
 @dataclasses.dataclass(frozen=True)
 class DifficultyBins:
     """Binned cost against one difficulty label (one entry per bin)."""
@@ -172,10 +161,10 @@ class DifficultyBins:
     label: str
     edges: tuple[float, ...]
     count: list[int]
-    success: list[Estimate]
-    steps_to_goal: list[Estimate]
+    success: list[Interval]
+    steps_to_goal: list[Interval]
     """min(steps, budget) over eligible trials."""
-    excess_ratio: list[Estimate]
+    excess_ratio: list[Interval]
     """min(steps, budget) / shortest path over eligible trials (1 = optimal)."""
 
     def as_dict(self) -> dict:
@@ -183,9 +172,9 @@ class DifficultyBins:
             "label": self.label,
             "edges": list(self.edges),
             "count": self.count,
-            "success": [e.as_dict() for e in self.success],
-            "steps_to_goal": [e.as_dict() for e in self.steps_to_goal],
-            "excess_ratio": [e.as_dict() for e in self.excess_ratio],
+            "success": list(self.success),
+            "steps_to_goal": list(self.steps_to_goal),
+            "excess_ratio": list(self.excess_ratio),
         }
 
 
@@ -305,3 +294,234 @@ def difficulty_scaling(
         )
         for name, agent in agents.items()
     }
+
+
+# ------------------------------------------------------------------ the probe
+
+VERDICTS = ("planner_like", "heuristic_like", "undecided", "insufficient_trials")
+MIN_TRIALS_PER_GROUP = 10
+"""Fewest eligible later trials needed on each side of the detour split for a verdict."""
+STRAIGHT_DETOUR = 1.0001
+"""Trials with detour ratio below this have a shortest path equal to the Manhattan distance."""
+REFERENCES = {
+    "bfs_planner": "knows the map, walks shortest paths once the goal is known",
+    "local_heuristic": "Manhattan moves toward a remembered goal, no search",
+}
+
+
+def search_cost(analysis: DifficultyAnalysis, budget: int) -> dict:
+    """What separates a planner from a local heuristic, on eligible later trials (goal known).
+
+    * ``detour_effect``: extra steps to the goal, min(steps, budget), when the maze forces a
+      detour (detour ratio above 1) at the *same* shortest path: the detour coefficient of
+      steps ~ 1 + shortest path + detour, least squares with episode-clustered intervals.
+      A planner pays nothing (its steps are the shortest path); a local heuristic pays.
+    * ``excess_ratio``: mean min(steps, budget) / shortest path (1 = optimal): efficiency.
+    Insensitivity to detours alone does not make a planner (a random walker is slow
+    everywhere), hence both.
+    """
+    trials = analysis.trials
+    keep = (trials.remaining >= budget) & (trials.trial_index > 0)
+    detour = trials.detour_ratio[keep] >= STRAIGHT_DETOUR
+    path = trials.shortest_path[keep].astype(np.float64)
+    steps = np.minimum(trials.steps[keep], budget).astype(np.float64)
+    episodes = trials.episode[keep]
+    counts = {"trials_with_detour": int(detour.sum()), "trials_straight": int((~detour).sum())}
+    out = {**counts, "excess_ratio": clustered_mean(steps / np.maximum(path, 1.0), episodes, Z_95)}
+    if min(counts.values()) == 0:
+        out["detour_effect"] = Interval(float("nan"))
+        return out
+    design = np.stack([np.ones_like(path), path, detour.astype(np.float64)], axis=1)
+    coef, half = clustered_ols(design, steps, episodes, Z_95)
+    out["detour_effect"] = Interval.from_half_width(coef[2], half[2])
+    out["steps_per_path_step"] = Interval.from_half_width(coef[1], half[1])
+    return out
+
+
+def difference(mine: Interval, theirs: Interval) -> Interval:
+    """mine - theirs for estimates of independent trial sets (half-widths in quadrature)."""
+    half = float(np.hypot(mine.half_width, theirs.half_width))
+    return Interval.from_half_width(mine.value - theirs.value, half)
+
+
+def difficulty_verdict(cost: dict[str, dict], versus_local: dict[str, Interval]) -> Verdict:
+    """Planner-like, heuristic-like or undecided, from the checkpoint's search cost."""
+    mine = cost["checkpoint"]
+    effect, ratio = mine["detour_effect"], mine["excess_ratio"]
+    enough = min(mine["trials_with_detour"], mine["trials_straight"]) >= MIN_TRIALS_PER_GROUP
+    if not enough or not np.isfinite(effect.value):
+        return Verdict(
+            "insufficient_trials",
+            f"the checkpoint had {mine['trials_with_detour']} eligible later trials with a detour and "
+            f"{mine['trials_straight']} without (at least {MIN_TRIALS_PER_GROUP} of each needed)",
+        )
+    less_detour_cost = versus_local["detour_effect"].below(0.0)
+    more_efficient = versus_local["excess_ratio"].below(0.0)
+    if less_detour_cost and more_efficient:
+        label = "planner_like"
+    elif effect.above(0.0) and not less_detour_cost:
+        label = "heuristic_like"
+    else:
+        label = "undecided"
+    local, bfs = cost["local_heuristic"], cost["bfs_planner"]
+    reason = (
+        f"extra steps for a detour at equal shortest path {effect.value:+.2f} +- {effect.half_width:.2f} "
+        f"(local heuristic {local['detour_effect'].value:+.2f}, BFS planner "
+        f"{bfs['detour_effect'].value:+.2f}); steps / shortest path "
+        f"{ratio.value:.2f} +- {ratio.half_width:.2f} (local {local['excess_ratio'].value:.2f}, "
+        f"BFS {bfs['excess_ratio'].value:.2f})"
+    )
+    return Verdict(label, reason)
+
+
+def _arrays(analyses: dict[str, DifficultyAnalysis]) -> dict[str, np.ndarray]:
+    """Per agent, label and quantity: the binned estimates' values and bounds, and the edges."""
+    arrays = {}
+    for name, analysis in analyses.items():
+        for label, bins in (
+            ("shortest_path", analysis.by_shortest_path),
+            ("detour_ratio", analysis.by_detour_ratio),
+        ):
+            for field in ("success", "steps_to_goal", "excess_ratio"):
+                for bound in ("value", "low", "high"):
+                    arrays[f"{name}/{label}/{field}/{bound}"] = np.array(
+                        [getattr(e, bound) for e in getattr(bins, field)]
+                    )
+            arrays[f"{name}/{label}/count"] = np.asarray(bins.count)
+            arrays[f"{label}/edges"] = np.asarray(bins.edges, np.float64)
+    return arrays
+
+
+def run(ctx: ProbeContext) -> ProbeResult:
+    """Success and steps to goal vs shortest path and detour ratio, beside the BFS planner and local heuristic."""
+    budget = min(DEFAULT_BUDGET, max(1, ctx.num_steps // 2))
+    start = time.perf_counter()
+    analyses = difficulty_scaling(
+        ctx.policy(), ctx.env, ctx.env_params, ctx.key, ctx.num_episodes, budget=budget
+    )
+    analyses = {("checkpoint" if name == "agent" else name): a for name, a in analyses.items()}
+    rollout_s = time.perf_counter() - start
+    agents = {}
+    for name, analysis in analyses.items():
+        row = analysis.as_dict()
+        trials = analysis.trials
+        first = (trials.remaining >= budget) & (trials.trial_index == 0)
+        row["search_cost"] = search_cost(analysis, budget)
+        row["first_trial_success"] = (
+            float(np.mean(trials.reached[first] & (trials.steps[first] <= budget)))
+            if first.any()
+            else float("nan")
+        )
+        agents[name] = row
+    cost = {name: row["search_cost"] for name, row in agents.items()}
+    comparisons = {
+        name: {
+            key: difference(cost["checkpoint"][key], cost[name][key])
+            for key in ("detour_effect", "excess_ratio")
+        }
+        for name in ("bfs_planner", "local_heuristic")
+    }
+    return ProbeResult(
+        results={
+            "budget": budget,
+            "which_trials": "later (the goal was found earlier in the episode)",
+            "agents": agents,
+            "checkpoint_minus": comparisons,
+            "note": "planner_like: fewer extra steps for detours than the local heuristic (at equal "
+            "shortest path) and fewer steps per shortest-path step; heuristic_like: pays for detours "
+            "and no less than the local heuristic. Intervals are 95%, clustered by episode; "
+            "agent-vs-agent differences add half-widths in quadrature.",
+        },
+        verdict=difficulty_verdict(cost, comparisons["local_heuristic"]),
+        references=dict(REFERENCES),
+        arrays=_arrays(analyses),
+        timing={"rollouts_s": rollout_s},
+    )
+
+
+def format_lines(summary: dict) -> list[str]:
+    lines = []
+    for name, row in summary["results"]["agents"].items():
+        cost = row["search_cost"]
+        lines.append(
+            f"  {name:24s} detour effect {text_plus_minus(cost['detour_effect'], '.2f')} steps  "
+            f"steps / shortest path {text_plus_minus(cost['excess_ratio'], '.2f')}  "
+            f"({cost['trials_with_detour'] + cost['trials_straight']} later trials)"
+        )
+    return lines
+
+
+_PANELS = (
+    ("shortest_path", "success", "P(goal within the budget)"),
+    ("shortest_path", "steps_to_goal", "steps to goal, min(steps, budget)"),
+    ("detour_ratio", "excess_ratio", "steps / shortest path (1 = optimal)"),
+)
+_AXIS_LABELS = {
+    "shortest_path": "shortest path from the trial start (steps)",
+    "detour_ratio": "detour ratio (shortest path / Manhattan distance)",
+}
+
+
+def _bin_names(label: str, edges) -> list[str]:
+    names = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        if label == "detour_ratio" and hi <= STRAIGHT_DETOUR:
+            names.append("1 (straight)")
+        elif label == "detour_ratio" and lo == STRAIGHT_DETOUR:
+            names.append(f"(1, {hi:g})")
+        elif hi < 100:
+            names.append(f"[{lo:g}, {hi:g})")
+        else:
+            names.append(f">= {lo:g}")
+    return names
+
+
+def draw(fig, summary: dict, arrays: dict) -> None:
+    order = list(summary["results"]["agents"])
+    axes = fig.subplots(1, 3)
+    for ax, (label, field, ylabel) in zip(axes, _PANELS, strict=True):
+        names = _bin_names(label, arrays[f"{label}/edges"])
+        offsets = np.linspace(-0.15, 0.15, len(order))
+        for offset, name in zip(offsets, order, strict=True):
+            prefix = f"{name}/{label}/{field}"
+            values = arrays[f"{prefix}/value"]
+            errors = np.hstack(
+                [
+                    figures.error_bar(v, lo, hi)
+                    for v, lo, hi in zip(
+                        values, arrays[f"{prefix}/low"], arrays[f"{prefix}/high"], strict=True
+                    )
+                ]
+            )
+            ax.errorbar(
+                np.arange(len(values)) + offset,
+                values,
+                yerr=errors,
+                fmt="-o",
+                color=figures.color(name, order),
+                lw=2.2 if name == figures.CHECKPOINT else 1.3,
+                ms=5 if name == figures.CHECKPOINT else 4,
+                capsize=3,
+                label=figures.label(name),
+            )
+        ax.set_xticks(np.arange(len(names)))
+        ax.set_xticklabels(names, fontsize=8, rotation=20)
+        ax.set_xlabel(_AXIS_LABELS[label])
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylim(-0.02, 1.05)
+    axes[0].legend(fontsize=8)
+    budget = summary["results"]["budget"]
+    axes[1].set_title(f"later trials, budget {budget} steps (95% CI by episode)", fontsize=10)
+
+
+PROBE = Probe(
+    name="difficulty",
+    families=("maze",),
+    allowed_verdicts=VERDICTS,
+    description="maze search cost vs shortest path and detour ratio",
+    run=run,
+    format=format_lines,
+    draw=draw,
+    figure_size=(15, 4.8),
+)

@@ -20,13 +20,24 @@ log-likelihood difference (learner - locator, per choice) excludes zero.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from metarl.evaluation.statistics import mean_interval
-from metarl.probes import choice_models, model_fit
+from metarl.interval import Interval
+from metarl.probes import choice_models, figures, model_fit
+from metarl.probes.bandit_agents import bandit_episodes, bandit_setting
+from metarl.probes.protocol import (
+    Probe,
+    ProbeContext,
+    ProbeResult,
+    Verdict,
+    skipped,
+    text_interval,
+)
 
 VERDICTS = ("learner", "locator", "undecided")
 
@@ -61,6 +72,10 @@ class LikelihoodComparison:
     @property
     def interval(self) -> tuple[float, float]:
         return self.difference - self.half_width, self.difference + self.half_width
+
+    @property
+    def difference_interval(self) -> Interval:
+        return Interval.from_half_width(self.difference, self.half_width)
 
     def summary(self) -> dict:
         """JSON-friendly scalars."""
@@ -152,3 +167,119 @@ def compare_learner_vs_locator(
         num_episodes=num_episodes,
         cross_validated=cross_validate,
     )
+
+
+# ------------------------------------------------------------------ the probe
+
+
+def run(ctx: ProbeContext) -> ProbeResult:
+    """Bayes learner vs task locator as explanations of the choices, on held-out tasks."""
+    s = bandit_setting(ctx)
+    if s["pool_means"] is None:
+        return skipped(
+            "the run trained on the infinite prior (env.overrides.num_tasks unset): there is no "
+            "finite training pool whose tasks a locator could recognise, so learner vs locator is undefined"
+        )
+    if s["reward_type"] != "bernoulli":
+        return skipped("the learner/locator likelihoods are written for Bernoulli rewards")
+    batches, described, rollouts_s = bandit_episodes(
+        ctx, ("checkpoint", "thompson_sampling", "task_locator")
+    )
+    start = time.perf_counter()
+    agents, arrays, comparisons = {}, {}, {}
+    for name, batch in batches.items():
+        comparison = compare_learner_vs_locator(
+            batch.actions,
+            np.asarray(batch.rewards) / s["reward_scale"],
+            s["pool_means"],
+            s["prior_a"],
+            s["prior_b"],
+            seed=ctx.seed,
+        )
+        row = comparison.summary()
+        by_step = row.pop("difference_by_step")
+        arrays[f"{name}/difference_by_step"] = np.asarray(by_step, np.float64)
+        # One interval encoding in probe summaries: the difference carries its own bounds.
+        del row["half_width"], row["interval"]
+        row["difference"] = comparison.difference_interval
+        agents[name] = row
+        comparisons[name] = comparison
+    checkpoint = comparisons["checkpoint"]
+    reason = (
+        "held-out log-likelihood per choice, learner - locator: "
+        f"{checkpoint.difference_interval.format('+.4f')}"
+    )
+    return ProbeResult(
+        results={
+            "agents": agents,
+            "training_pool_size": int(len(s["pool_means"])),
+            "expected": {"thompson_sampling": "learner", "task_locator": "locator"},
+        },
+        verdict=Verdict(checkpoint.verdict, reason),
+        references=described,
+        arrays=arrays,
+        timing={
+            "rollouts_s": rollouts_s,
+            "analysis_s": time.perf_counter() - start,
+        },
+    )
+
+
+def format_lines(summary: dict) -> list[str]:
+    return [
+        f"  {name:24s} learner - locator per choice {text_interval(row['difference'], '.4f')}"
+        f" -> {row['verdict']}"
+        for name, row in summary["results"]["agents"].items()
+    ]
+
+
+def draw(fig, summary: dict, arrays: dict) -> None:
+    agents = summary["results"]["agents"]
+    order = list(agents)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
+    figures.interval_rows(
+        left,
+        order,
+        [agents[n]["difference"] for n in order],
+        order,
+        "log-likelihood per choice, learner - locator (nats)\n(held out, cross-validated; 95% CI)",
+    )
+    for row, name in zip(np.arange(len(order))[::-1], order, strict=True):
+        left.annotate(
+            agents[name]["verdict"],
+            (1.0, row),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
+    left.set_title("which model explains the choices better", fontsize=10)
+    for name in order:
+        curve = arrays.get(f"{name}/difference_by_step")
+        if curve is not None:
+            right.plot(
+                np.arange(1, len(curve) + 1),
+                curve,
+                color=figures.color(name, order),
+                lw=2.2 if name == figures.CHECKPOINT else 1.3,
+                label=figures.label(name),
+            )
+    right.axhline(0.0, color="0.4", lw=0.8, ls=":")
+    right.set_xlabel("pull within the episode (step)")
+    right.set_ylabel("learner - locator log-likelihood\n(nats, mean over episodes)")
+    right.set_title("where the two models part (> 0: learner better)", fontsize=10)
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3)
+
+
+PROBE = Probe(
+    name="likelihood",
+    families=("bandit",),
+    allowed_verdicts=VERDICTS,
+    description="Bayes learner vs task locator: which explains the choices on held-out tasks",
+    run=run,
+    format=format_lines,
+    draw=draw,
+    figure_size=(12, 4.6),
+)

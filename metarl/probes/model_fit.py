@@ -20,6 +20,7 @@ returns the BIC table (``n_params``, ``log_likelihood``, ``bic``,
 from __future__ import annotations
 
 import dataclasses
+import time
 from functools import partial
 
 import jax
@@ -27,7 +28,14 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
-from metarl.probes import choice_models
+from metarl.probes import choice_models, figures
+from metarl.probes.bandit_agents import (
+    BANDIT_CHOICE_AGENTS,
+    bandit_episodes,
+    bandit_setting,
+    prior_mean,
+)
+from metarl.probes.protocol import Probe, ProbeContext, ProbeResult, Verdict, text_number
 
 # Inverse temperatures searched: values live in [0, 1], so beta = 1e3 is already
 # deterministic for any value gap above 1%; beta = 1e-2 is uniform play.
@@ -466,3 +474,136 @@ def fit_choice_models(
             )
         )
     return [fit.as_row() for fit in sorted(fits, key=lambda fit: fit.bic)]
+
+
+# ------------------------------------------------------------------ the probe
+
+MODELS = ("random", "wsls", "q_learning", "bayes_learner", "task_locator")
+"""Every choice model, in the order the figure lists them (the verdict is the best one)."""
+
+
+def run(ctx: ProbeContext) -> ProbeResult:
+    """BIC table of the choice models, fitted to the checkpoint and to each reference."""
+    s = bandit_setting(ctx)
+    batches, described, rollouts_s = bandit_episodes(ctx, BANDIT_CHOICE_AGENTS)
+    start = time.perf_counter()
+    agents = {}
+    for name, batch in batches.items():
+        table = fit_choice_models(
+            batch.actions,
+            np.asarray(batch.rewards) / s["reward_scale"],
+            s["num_arms"],
+            training_task_means=s["pool_means"],
+            prior_a=s["prior_a"],
+            prior_b=s["prior_b"],
+            q_initial_value=prior_mean(s),
+            reward_type=s["reward_type"],
+            reward_noise=s["reward_noise"],
+        )
+        for row in table:
+            row["delta_bic"] = row["bic"] - table[0]["bic"]
+        agents[name] = {
+            "best_model": table[0]["model"],
+            "delta_bic_runner_up": table[1]["bic"] - table[0]["bic"],
+            "table": table,
+        }
+    best = agents["checkpoint"]
+    reason = (
+        f"lowest BIC: {best['best_model']} ({best['delta_bic_runner_up']:.1f} below the next model, "
+        f"{best['table'][0]['num_choices']} choices)"
+    )
+    expected = {"q_learning": "q_learning", "win_stay_lose_shift": "wsls"}
+    if "thompson_sampling" in agents:
+        expected["thompson_sampling"] = "bayes_learner"
+    if "task_locator" in agents:
+        expected["task_locator"] = "task_locator"
+    return ProbeResult(
+        results={
+            "agents": agents,
+            "models": [row["model"] for row in best["table"]],
+            "expected_best": expected,
+            "note": "BIC = -2 log-likelihood + parameters x log(choices); per_trial_likelihood = "
+            "exp(mean log-likelihood per choice). A BIC difference above 10 is decisive.",
+        },
+        verdict=Verdict(best["best_model"], reason),
+        references=described,
+        timing={
+            "rollouts_s": rollouts_s,
+            "analysis_s": time.perf_counter() - start,
+        },
+    )
+
+
+def format_lines(summary: dict) -> list[str]:
+    return [
+        f"  {name:24s} best {row['best_model']:14s} "
+        f"(next model +{text_number(row['delta_bic_runner_up'], '.1f')} BIC)"
+        for name, row in summary["results"]["agents"].items()
+    ]
+
+
+def _draw_likelihoods(ax, agents: dict, order: list[str], models: list[str]) -> None:
+    height = 0.8 / len(order)
+    for j, name in enumerate(order):
+        rows = {row["model"]: row for row in agents[name]["table"]}
+        y = np.arange(len(models))[::-1] + 0.4 - (j + 0.5) * height
+        values = [rows[m]["per_trial_likelihood"] if m in rows else np.nan for m in models]
+        ax.barh(
+            y,
+            values,
+            height=height,
+            color=figures.color(name, order),
+            label=figures.label(name),
+            edgecolor="black" if name == figures.CHECKPOINT else "none",
+            lw=0.8,
+        )
+        best = models.index(agents[name]["best_model"])
+        ax.plot(values[best] + 0.01, y[best], marker="*", color="black", ms=7, ls="none")
+    ax.set_yticks(np.arange(len(models))[::-1])
+    ax.set_yticklabels([m.replace("_", " ") for m in models])
+    ax.set_xlabel(
+        "per-choice likelihood of the fitted model\n(geometric mean probability of each choice)"
+    )
+    ax.set_title("choice models fitted to each agent (* lowest BIC)", fontsize=10)
+    ax.set_xlim(0, 1.05)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+
+
+def draw(fig, summary: dict, arrays: dict) -> None:
+    agents = summary["results"]["agents"]
+    order = list(agents)
+    models = [m for m in MODELS if m in summary["results"]["models"]]
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
+    _draw_likelihoods(left, agents, order, models)
+    values, lows, highs = [], [], []
+    for name in order:
+        row = next(r for r in agents[name]["table"] if r["model"] == "q_learning")
+        rate = row["params"]["learning_rate"]
+        se = figures.number(row["standard_errors"].get("learning_rate"))
+        values.append(rate)
+        lows.append(rate - 1.96 * se if np.isfinite(se) else None)
+        highs.append(rate + 1.96 * se if np.isfinite(se) else None)
+    figures.horizontal_intervals(
+        right,
+        order,
+        values,
+        lows,
+        highs,
+        order,
+        "Q-learning learning rate fitted to the choices\n(95% CI from the observed information)",
+    )
+    right.set_xlim(-0.02, 1.02)
+    right.set_title("fitted Rescorla-Wagner rate", fontsize=10)
+
+
+PROBE = Probe(
+    name="model_fit",
+    families=("bandit",),
+    allowed_verdicts=MODELS,
+    description="BIC table of choice models (random, WSLS, Q-learning, Bayes learner, task locator)",
+    run=run,
+    format=format_lines,
+    draw=draw,
+    figure_size=(13, 5.2),
+)

@@ -17,6 +17,7 @@ the paired difference from K = 0.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 
 import jax
@@ -26,6 +27,9 @@ import numpy as np
 from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs, policy_thinks
 from metarl.evaluation.rollout import EpisodeBatch, evaluate_policy
 from metarl.evaluation.statistics import Z_95, mean_interval, paired_difference
+from metarl.interval import Interval
+from metarl.probes import figures
+from metarl.probes.protocol import Probe, ProbeContext, ProbeResult, Verdict, text_number
 
 DEFAULT_KS = (0, 1, 2, 4, 8)
 
@@ -103,14 +107,21 @@ class ThinkingCurve:
     success_gain_half_width: np.ndarray
     num_episodes: int
 
+    QUANTITIES = ("return", "success", "return_gain", "success_gain")
+    """Per-K estimates, each a mean with its 95% interval (``{quantity}_mean``/``_half_width``)."""
+
+    def intervals(self, quantity: str) -> list[Interval]:
+        """Per K: ``quantity`` ('return', 'success', 'return_gain', 'success_gain') as intervals."""
+        values = getattr(self, quantity if quantity.endswith("_gain") else f"{quantity}_mean")
+        halves = getattr(self, f"{quantity}_half_width")
+        return [Interval.from_half_width(v, h) for v, h in zip(values, halves, strict=True)]
+
     def as_dict(self) -> dict:
+        """JSON-friendly: per quantity a list over K of ``Interval``."""
         return {
-            field.name: (
-                getattr(self, field.name).tolist()
-                if isinstance(getattr(self, field.name), np.ndarray)
-                else getattr(self, field.name)
-            )
-            for field in dataclasses.fields(self)
+            "ks": list(self.ks),
+            **{quantity: self.intervals(quantity) for quantity in self.QUANTITIES},
+            "num_episodes": self.num_episodes,
         }
 
 
@@ -173,3 +184,148 @@ def thinking_curve(
         success_gain_half_width=s_gain_half,
         num_episodes=num_episodes,
     )
+
+
+# ------------------------------------------------------------------ the probe
+
+VERDICTS = ("improves", "worsens", "mixed", "no_change")
+SUCCESS_MEASURES = {"maze": "goals reached", "two_step": "rewarded trials"}
+"""What ``rewarded_trials`` counts per family (bandits: rewarded pulls)."""
+
+
+def thinking_references(ctx: ProbeContext) -> tuple[dict, dict[str, str]]:
+    """({name: Policy}, {name: mechanism}): the family's references of known thinking behaviour."""
+    from metarl.evaluation.families import ReferenceContext, family_spec
+
+    spec = family_spec(ctx.config.env.name)
+    if spec.thinking_references is None:
+        return {}, {}
+    return spec.thinking_references(
+        ReferenceContext(env=ctx.env, env_params=ctx.env_params, train_env_params=ctx.train_params)
+    )
+
+
+def thinking_label(gains: np.ndarray, halves: np.ndarray) -> str:
+    """'improves'/'worsens': some K > 0 has its gain interval above/below 0; both: 'mixed'."""
+    better = bool(np.any(gains[1:] - halves[1:] > 0))
+    worse = bool(np.any(gains[1:] + halves[1:] < 0))
+    if better and worse:
+        return "mixed"
+    if better:
+        return "improves"
+    if worse:
+        return "worsens"
+    return "no_change"
+
+
+def run(ctx: ProbeContext) -> ProbeResult:
+    """Return and success per thinking budget K (extra frozen core steps on each input)."""
+    start = time.perf_counter()
+    curves = {
+        "checkpoint": thinking_curve(
+            ctx.policy(), ctx.env, ctx.env_params, ctx.key, DEFAULT_KS, ctx.num_episodes
+        )
+    }
+    policies, described = thinking_references(ctx)
+    for name, policy in policies.items():
+        curves[name] = thinking_curve(
+            policy, ctx.env, ctx.env_params, ctx.key, DEFAULT_KS, ctx.num_episodes
+        )
+    rollout_s = time.perf_counter() - start
+    agents = {}
+    for name, curve in curves.items():
+        row = curve.as_dict()
+        row["verdict"] = thinking_label(curve.return_gain, curve.return_gain_half_width)
+        agents[name] = row
+    checkpoint = curves["checkpoint"]
+    gains = ", ".join(
+        f"K={k}: {g:+.3g} +- {h:.2g}"
+        for k, g, h in zip(
+            checkpoint.ks[1:],
+            checkpoint.return_gain[1:],
+            checkpoint.return_gain_half_width[1:],
+            strict=True,
+        )
+    )
+    return ProbeResult(
+        results={
+            "ks": list(DEFAULT_KS),
+            "agents": agents,
+            "success_measure": SUCCESS_MEASURES.get(ctx.family, "rewarded pulls"),
+            "note": "gains are paired differences from K = 0 on the same episodes (95% intervals); "
+            "'improves'/'worsens': some K > 0 has its return-gain interval above/below 0 (4 comparisons, "
+            "not corrected).",
+        },
+        verdict=Verdict(agents["checkpoint"]["verdict"], f"return gain vs K = 0: {gains}"),
+        references=described,
+        arrays={
+            f"{name}/{quantity}/{bound}": np.array(
+                [getattr(i, bound) for i in curve.intervals(quantity)], np.float64
+            )
+            for name, curve in curves.items()
+            for quantity in ("return", "success", "return_gain")
+            for bound in ("value", "low", "high")
+        },
+        timing={"rollouts_s": rollout_s},
+    )
+
+
+def format_lines(summary: dict) -> list[str]:
+    lines = []
+    for name, row in summary["results"]["agents"].items():
+        cells = "  ".join(
+            f"K={k}: {text_number(m['value'], '.3g')}"
+            for k, m in zip(row["ks"], row["return"], strict=True)
+        )
+        lines.append(f"  {name:24s} return {cells} -> {row['verdict']}")
+    return lines
+
+
+def _errors(entries: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """(values, [2, K] error bars) of a list of ``Interval`` JSON entries."""
+    points = [figures.interval_error(entry) for entry in entries]
+    return np.array([v for v, _ in points]), np.hstack([e for _, e in points])
+
+
+def draw(fig, summary: dict, arrays: dict) -> None:
+    agents = summary["results"]["agents"]
+    order = list(agents)
+    left, right = fig.subplots(1, 2)
+    for name in order:
+        row = agents[name]
+        ks = np.asarray(row["ks"])
+        style = {
+            "color": figures.color(name, order),
+            "lw": 2.2 if name == figures.CHECKPOINT else 1.3,
+            "capsize": 3,
+            "ms": 6 if name == figures.CHECKPOINT else 4,
+            "label": figures.label(name),
+        }
+        values, errors = _errors(row["return"])
+        left.errorbar(ks, values, yerr=errors, fmt="-o", **style)
+        values, errors = _errors(row["return_gain"])
+        right.errorbar(ks, values, yerr=errors, fmt="-o", **style)
+    for ax in (left, right):
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xticks(agents[order[0]]["ks"])
+        ax.set_xticklabels([str(k) for k in agents[order[0]]["ks"]])
+        ax.set_xlabel("thinking steps K (extra core steps before each action)")
+        ax.grid(alpha=0.3)
+    left.set_ylabel("return per episode (mean, 95% CI)")
+    left.set_title("return per thinking budget", fontsize=10)
+    right.axhline(0.0, color="0.4", lw=0.8, ls=":")
+    right.set_ylabel("return gain over K = 0\n(paired, same episodes; 95% CI)")
+    right.set_title("gain from thinking", fontsize=10)
+    left.legend(fontsize=8)
+
+
+PROBE = Probe(
+    name="thinking",
+    families=("bandit", "two_step", "maze"),
+    allowed_verdicts=VERDICTS,
+    description="return per number K of extra core steps before acting",
+    run=run,
+    format=format_lines,
+    draw=draw,
+    figure_size=(12, 4.6),
+)

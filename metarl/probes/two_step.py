@@ -45,6 +45,7 @@ equals a1). Episode boundaries inside a column come from ``info["trial"]``.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import jax
 import jax.numpy as jnp
@@ -52,6 +53,9 @@ import numpy as np
 
 from metarl.evaluation.rollout import EpisodeBatch, evaluate_policy
 from metarl.evaluation.statistics import Z_95
+from metarl.interval import Interval
+from metarl.probes import figures
+from metarl.probes.protocol import Probe, ProbeContext, ProbeResult, Verdict, text_plus_minus
 
 CONDITIONS = ("rewarded_common", "rewarded_rare", "unrewarded_common", "unrewarded_rare")
 REGRESSORS = ("intercept", "reward", "transition", "reward_x_transition")
@@ -124,32 +128,13 @@ def _transitions(trials: TwoStepTrials):
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class Estimate:
-    """A number with its 95% interval half-width."""
-
-    value: float
-    half_width: float
-
-    @property
-    def low(self) -> float:
-        return self.value - self.half_width
-
-    @property
-    def high(self) -> float:
-        return self.value + self.half_width
-
-    def as_dict(self) -> dict:
-        return {"value": self.value, "half_width": self.half_width}
-
-
 def _cluster_correction(num_clusters: int) -> float:
     return num_clusters / max(num_clusters - 1, 1)
 
 
 def stay_probabilities(
     trials: TwoStepTrials, z: float = Z_95
-) -> tuple[dict[str, Estimate], Estimate]:
+) -> tuple[dict[str, Interval], Interval]:
     """P(stay) per condition and the interaction ``(RC - RR) - (UC - UR)``, episode-clustered.
 
     Each condition's probability is the pooled ratio sum(stays) / sum(trials); its
@@ -171,12 +156,12 @@ def stay_probabilities(
         stay_per = np.bincount(column[mask], weights=stay[mask], minlength=num_columns)
         total = n_per.sum()
         if total == 0:
-            probabilities[name] = Estimate(float("nan"), float("nan"))
+            probabilities[name] = Interval.from_half_width(float("nan"), float("nan"))
             influences[name] = np.full(num_columns, np.nan)
             continue
         p = stay_per.sum() / total
         influence = (stay_per - p * n_per) / total
-        probabilities[name] = Estimate(
+        probabilities[name] = Interval.from_half_width(
             float(p), float(z * np.sqrt(correction * np.sum(influence**2)))
         )
         influences[name] = influence
@@ -188,7 +173,9 @@ def stay_probabilities(
     }
     value = sum(w * probabilities[c].value for c, w in weights.items())
     influence = sum(w * influences[c] for c, w in weights.items())
-    interaction = Estimate(float(value), float(z * np.sqrt(correction * np.sum(influence**2))))
+    interaction = Interval.from_half_width(
+        float(value), float(z * np.sqrt(correction * np.sum(influence**2)))
+    )
     return probabilities, interaction
 
 
@@ -227,10 +214,10 @@ def fit_logistic(design: np.ndarray, outcome: np.ndarray, clusters: np.ndarray, 
     return coef, z * np.sqrt(np.maximum(np.diag(covariance), 0.0))
 
 
-def stay_regression(trials: TwoStepTrials, z: float = Z_95) -> dict[str, Estimate]:
+def stay_regression(trials: TwoStepTrials, z: float = Z_95) -> dict[str, Interval]:
     """Daw et al. (2011): logit P(stay) = b0 + b_r r + b_t t + b_rt r t over the previous trial.
 
-    r = +1 rewarded / -1 not, t = +1 common / -1 rare. Returns ``REGRESSORS`` -> Estimate.
+    r = +1 rewarded / -1 not, t = +1 common / -1 rare. Returns ``REGRESSORS`` -> Interval.
     """
     stay, rewarded, common, column = _transitions(trials)
     reward_code = np.where(rewarded, 1.0, -1.0)
@@ -240,14 +227,14 @@ def stay_regression(trials: TwoStepTrials, z: float = Z_95) -> dict[str, Estimat
     )
     coef, half = fit_logistic(design, stay, column, z)
     return {
-        name: Estimate(float(c), float(h))
+        name: Interval.from_half_width(float(c), float(h))
         for name, c, h in zip(REGRESSORS, coef, half, strict=True)
     }
 
 
 def lagged_choice_regression(
     trials: TwoStepTrials, lags: int = 3, z: float = Z_95
-) -> dict[str, list[Estimate]]:
+) -> dict[str, list[Interval]]:
     """logit P(a1_t = 1) = b0 + sum_k c_{t-k} (w_k + w_r,k r + w_t,k t + w_rt,k r t), k = 1..lags.
 
     c = +1 if a1 was 1 else -1, r and t coded as in ``stay_regression``; only trials
@@ -275,10 +262,13 @@ def lagged_choice_regression(
     outcome = (first_action[lags:] == 1)[rows]
     cluster = np.broadcast_to(np.arange(num_columns), rows.shape)[rows]
     coef, half = fit_logistic(design, outcome, cluster, z)
-    result: dict[str, list[Estimate]] = {"side_bias": [Estimate(float(coef[0]), float(half[0]))]}
+    result: dict[str, list[Interval]] = {
+        "side_bias": [Interval.from_half_width(float(coef[0]), float(half[0]))]
+    }
     for j, name in enumerate(REGRESSORS):
         result[name] = [
-            Estimate(float(coef[1 + 4 * k + j]), float(half[1 + 4 * k + j])) for k in range(lags)
+            Interval.from_half_width(float(coef[1 + 4 * k + j]), float(half[1 + 4 * k + j]))
+            for k in range(lags)
         ]
     return result
 
@@ -287,32 +277,32 @@ def lagged_choice_regression(
 class TwoStepAnalysis:
     """Everything the probe measures on one agent's episodes."""
 
-    stay: dict[str, Estimate]
+    stay: dict[str, Interval]
     """P(stay) per condition (``CONDITIONS``)."""
-    stay_interaction: Estimate
+    stay_interaction: Interval
     """(RC - RR) - (UC - UR) in stay probability."""
-    regression: dict[str, Estimate]
+    regression: dict[str, Interval]
     """Daw stay regression coefficients (``REGRESSORS``)."""
     num_episodes: int
     num_transitions: int
 
     @property
-    def model_based_index(self) -> Estimate:
+    def model_based_index(self) -> Interval:
         """The reward x transition coefficient of the stay regression."""
         return self.regression["reward_x_transition"]
 
     @property
-    def model_free_index(self) -> Estimate:
+    def model_free_index(self) -> Interval:
         """The reward main-effect coefficient of the stay regression."""
         return self.regression["reward"]
 
     def as_dict(self) -> dict:
         return {
-            "stay": {k: v.as_dict() for k, v in self.stay.items()},
-            "stay_interaction": self.stay_interaction.as_dict(),
-            "regression": {k: v.as_dict() for k, v in self.regression.items()},
-            "model_based_index": self.model_based_index.as_dict(),
-            "model_free_index": self.model_free_index.as_dict(),
+            "stay": {k: v for k, v in self.stay.items()},
+            "stay_interaction": self.stay_interaction,
+            "regression": dict(self.regression),
+            "model_based_index": self.model_based_index,
+            "model_free_index": self.model_free_index,
             "num_episodes": self.num_episodes,
             "num_transitions": self.num_transitions,
         }
@@ -338,16 +328,14 @@ class TwoStepVerdict:
     label: str
     """'model-based', 'model-free' or 'neither'."""
     reason: str
-    interaction_minus_reference: dict[str, Estimate]
+    interaction_minus_reference: dict[str, Interval]
     """Per model-free reference: agent's model-based index minus the reference's (95% interval)."""
 
     def as_dict(self) -> dict:
         return {
             "label": self.label,
             "reason": self.reason,
-            "interaction_minus_reference": {
-                k: v.as_dict() for k, v in self.interaction_minus_reference.items()
-            },
+            "interaction_minus_reference": dict(self.interaction_minus_reference),
         }
 
 
@@ -369,7 +357,7 @@ def two_step_verdict(
     differences = {}
     for name, reference in model_free_references.items():
         ref = reference.model_based_index
-        differences[name] = Estimate(
+        differences[name] = Interval.from_half_width(
             index.value - ref.value, float(np.hypot(index.half_width, ref.half_width))
         )
     above_all = all(d.low > 0 for d in differences.values())
@@ -497,3 +485,143 @@ def analyze_two_step(
         "references": references,
         "verdict": two_step_verdict(agent, references),
     }
+
+
+# ------------------------------------------------------------------ the probe
+
+VERDICTS = ("model-based", "model-free", "neither")
+
+
+def strongest_model_free(agents: dict, model_free: list[str]) -> str:
+    """The model-free reference that looks most model-based: the bar to beat."""
+
+    def index(name: str) -> float:
+        value = agents[name]["model_based_index"]["value"]
+        return -np.inf if value is None or np.isnan(value) else value
+
+    return max(model_free, key=index)
+
+
+def run(ctx: ProbeContext) -> ProbeResult:
+    """Stay probabilities, Daw regression and the verdict against simulated model-free agents."""
+    from metarl.evaluation.play import checkpoint_maker
+
+    start = time.perf_counter()
+    batch = ctx.play(checkpoint_maker(ctx.agent), ctx.env_params, ctx.params, observations=True)
+    agent = analyze_batch(batch)
+    model_free = {
+        reference_name(rate, beta): (0.0, rate, beta)
+        for rate in DEFAULT_REFERENCE_LEARNING_RATES
+        for beta in DEFAULT_REFERENCE_BETAS
+    }
+    simulated = {"model_based": (1.0, 0.5, 5.0), **model_free}
+    analyses = simulate_hybrid_agents(
+        ctx.env, ctx.env_params, ctx.key, ctx.num_episodes, ctx.num_steps, simulated
+    )
+    rollout_s = time.perf_counter() - start
+    verdict = two_step_verdict(agent, {name: analyses[name] for name in model_free})
+    agents = {"checkpoint": agent.as_dict(), **{name: a.as_dict() for name, a in analyses.items()}}
+    index = agent.model_based_index
+    reason = (
+        f"{verdict.reason}; model-based index {index.value:+.3f} +- {index.half_width:.3f}, "
+        f"highest model-free reference "
+        f"{max(a.model_based_index.value for n, a in analyses.items() if n in model_free):+.3f}"
+    )
+    described = {
+        "model_based": "Daw hybrid with w = 1 (plans through the transition model; lr 0.5, beta 5)",
+        **{
+            name: f"model-free SARSA(1), lr {p[1]:g}, beta {p[2]:g}"
+            for name, p in model_free.items()
+        },
+    }
+    return ProbeResult(
+        results={
+            "agents": agents,
+            "model_free_references": list(model_free),
+            "verdict_detail": verdict.as_dict(),
+            "conditions": list(CONDITIONS),
+            "note": "Model-free agents also show a reward x transition interaction (Akam et al. 2015), "
+            "so the checkpoint is called model-based only above every simulated model-free agent.",
+        },
+        verdict=Verdict(verdict.label, reason),
+        references=described,
+        timing={"rollouts_s": rollout_s},
+    )
+
+
+def format_lines(summary: dict) -> list[str]:
+    results = summary["results"]
+    agents = results["agents"]
+    model_free = results["model_free_references"]
+    strongest = strongest_model_free(agents, model_free)
+    return [
+        f"  {name:28s} model-based index {text_plus_minus(row['model_based_index'])}  "
+        f"stay interaction {text_plus_minus(row['stay_interaction'])}"
+        for name, row in agents.items()
+        # the strongest model-free reference is the one to beat
+        if name not in model_free or name == strongest
+    ]
+
+
+def _draw_stay(ax, agents: dict, shown: list[str], order: list[str], results: dict) -> None:
+    conditions = results["conditions"]
+    strongest = shown[-1]
+    width = 0.8 / len(shown)
+    for j, name in enumerate(shown):
+        stay = agents[name]["stay"]
+        x = np.arange(len(conditions)) - 0.4 + (j + 0.5) * width
+        points = [figures.interval_error(stay[c]) for c in conditions]
+        values = np.array([v for v, _ in points])
+        label = figures.label(name) + (
+            " (most model-based-looking model-free agent)" if name == strongest else ""
+        )
+        ax.bar(
+            x,
+            values,
+            width=width,
+            color=figures.color(name, order),
+            label=label,
+            edgecolor="black" if name == figures.CHECKPOINT else "none",
+            lw=0.8,
+        )
+        errors = np.hstack([e for _, e in points])
+        ax.errorbar(x, values, yerr=errors, fmt="none", color="black", capsize=2, lw=0.8)
+    ax.set_xticks(np.arange(len(conditions)))
+    ax.set_xticklabels([c.replace("_", "\n") for c in conditions])
+    ax.set_xlabel("previous trial: outcome and transition")
+    ax.set_ylabel("P(repeat first-stage choice)\n(95% CI, clustered by episode)")
+    ax.set_ylim(0, 1.3)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", ncol=2)
+    ax.set_title("stay probabilities", fontsize=10)
+
+
+def draw(fig, summary: dict, arrays: dict) -> None:
+    results = summary["results"]
+    agents = results["agents"]
+    model_free = results["model_free_references"]
+    shown = [figures.CHECKPOINT, "model_based", strongest_model_free(agents, model_free)]
+    order = [figures.CHECKPOINT, "model_based", *model_free]
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1]})
+    _draw_stay(left, agents, shown, order, results)
+    figures.interval_rows(
+        right,
+        order,
+        [agents[n]["model_based_index"] for n in order],
+        order,
+        "model-based index: reward x transition\nlogistic coefficient (95% CI)",
+    )
+    right.set_title("vs simulated model-free agents", fontsize=10)
+
+
+PROBE = Probe(
+    name="two_step",
+    families=("two_step",),
+    allowed_verdicts=VERDICTS,
+    description="stay probabilities and model-based index vs simulated model-free agents",
+    run=run,
+    format=format_lines,
+    draw=draw,
+    figure_size=(13, 5.4),
+)

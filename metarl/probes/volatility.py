@@ -28,14 +28,32 @@ hundreds of replicates cost one matrix product.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import metarl.envs as menvs
+from metarl.errors import ConfigError
 from metarl.evaluation.rollout import evaluate_policy
-from metarl.probes import model_fit
+from metarl.interval import Interval
+from metarl.probes import figures, model_fit
+from metarl.probes.bandit_agents import (
+    REFERENCE_INVERSE_TEMPERATURE,
+    REFERENCE_LEARNING_RATE,
+    bandit_setting,
+    prior_mean,
+)
+from metarl.probes.protocol import (
+    Probe,
+    ProbeContext,
+    ProbeResult,
+    Verdict,
+    text_interval,
+    text_number,
+)
 
 LEARNING_RATE_GRID = model_fit.LEARNING_RATE_GRID
 # Finer than model_fit's grid: here the grid is the estimator, not just a start.
@@ -74,15 +92,15 @@ class VolatilityComparison:
         return "no_difference"
 
     def summary(self) -> dict:
+        """JSON-friendly: each fitted rate and the difference as an ``Interval``."""
         return {
-            "stable_learning_rate": self.stable.learning_rate,
-            "stable_interval": list(self.stable.interval),
+            "stable_learning_rate": Interval(self.stable.learning_rate, *self.stable.interval),
             "stable_inverse_temperature": self.stable.inverse_temperature,
-            "volatile_learning_rate": self.volatile.learning_rate,
-            "volatile_interval": list(self.volatile.interval),
+            "volatile_learning_rate": Interval(
+                self.volatile.learning_rate, *self.volatile.interval
+            ),
             "volatile_inverse_temperature": self.volatile.inverse_temperature,
-            "difference": self.difference,
-            "difference_interval": list(self.difference_interval),
+            "difference": Interval(self.difference, *self.difference_interval),
             "verdict": self.verdict,
         }
 
@@ -261,3 +279,256 @@ def evaluate_volatility(
         seed,
         initial_value,
     )
+
+
+# ------------------------------------------------------------------ the probe
+
+VOLATILE_HAZARD = 0.05
+"""Per-step change-point hazard of the volatile bandit (the stable one has 0): a new task
+every 20 pulls on average, slow enough for a k-armed learner to find the best arm."""
+BOOTSTRAP = 200
+VERDICTS = ("beyond_fixed_references", "not_beyond_fixed_references", "slower_when_volatile")
+FIXED_REFERENCES = ("q_learning_fixed_rate", "bayes_hazard_0", "bayes_fixed_hazard")
+REFERENCES = {
+    "q_learning_fixed_rate": f"Rescorla-Wagner with a fixed rate {REFERENCE_LEARNING_RATE:g} (no adaptation)",
+    "bayes_hazard_0": "Bayes learner assuming no change-points (fixed)",
+    "bayes_fixed_hazard": f"change-point Bayesian assuming hazard {VOLATILE_HAZARD:g} in both conditions (fixed)",
+    "bayes_told_hazard": "change-point Bayesian told each condition's true hazard (adaptive)",
+}
+
+
+def probe_conditions(ctx: ProbeContext):
+    """(env, stable_params, volatile_params, drift kinds): the probe suite's bandit with change-points."""
+    overrides = dict(ctx.suite.overrides)
+    kinds = [k for k in str(overrides.get("drift", "none")).split("+") if k not in ("", "none")]
+    if "change_point" not in kinds:
+        kinds.append("change_point")
+    overrides.update(drift="+".join(kinds), hazard=VOLATILE_HAZARD)
+    env, volatile = menvs.make(ctx.config.env.name, **overrides)
+    stable = volatile.replace(drift=volatile.drift.replace(hazard=0.0))
+    if (
+        menvs.RL2Wrapper(env).observation_size(volatile)
+        != ctx.train_env.observation_size(ctx.train_params)
+        or volatile.max_steps_in_episode != ctx.train_params.max_steps_in_episode
+    ):
+        raise ConfigError("the volatility conditions change the agent's interface (a probe bug)")
+    return env, stable, volatile, kinds
+
+
+def _play_conditions(ctx: ProbeContext, env, stable, volatile) -> dict[str, tuple]:
+    """{agent: (stable batch, volatile batch)}: every agent on the same key in both conditions."""
+    import jax.numpy as jnp
+
+    from metarl.evaluation.baselines import q_learning
+    from metarl.evaluation.play import checkpoint_maker
+    from metarl.evaluation.policy import rescaled_rewards
+
+    s = bandit_setting(ctx)
+    k, scale, steps = s["num_arms"], s["reward_scale"], ctx.num_steps
+
+    def unscaled(policy):
+        return policy if scale == 1.0 else rescaled_rewards(policy, scale)
+
+    checkpoint = checkpoint_maker(ctx.agent)
+    # The hazard is the maker's argument: one compile for both of the Bayesian's hazards.
+    bayes = functools.partial(_change_point_reference, s, steps, unscaled)
+    q_policy = unscaled(
+        q_learning(
+            k,
+            REFERENCE_LEARNING_RATE,
+            inverse_temperature=REFERENCE_INVERSE_TEMPERATURE,
+            initial_value=prior_mean(s),
+        )
+    )
+    zero, hazard = jnp.float32(0.0), jnp.float32(VOLATILE_HAZARD)
+    agents = {
+        "checkpoint": (checkpoint, ctx.params),
+        "q_learning_fixed_rate": (q_policy, None),
+        "bayes_hazard_0": (bayes, zero),
+        "bayes_fixed_hazard": (bayes, hazard),
+    }
+    played = {
+        name: tuple(ctx.play(maker, params, args, env=env) for params in (stable, volatile))
+        for name, (maker, args) in agents.items()
+    }
+    return played
+
+
+def _change_point_reference(setting: dict, steps: int, unscaled, hazard):
+    from metarl.evaluation.baselines import change_point_bayesian
+
+    return unscaled(
+        change_point_bayesian(
+            setting["num_arms"],
+            steps,
+            hazard,
+            REFERENCE_INVERSE_TEMPERATURE,
+            setting["prior_a"],
+            setting["prior_b"],
+        )
+    )
+
+
+def _comparisons(ctx: ProbeContext, played: dict) -> dict[str, VolatilityComparison]:
+    """Fitted rates per agent and condition; the told-hazard Bayesian from the fits made already."""
+    s = bandit_setting(ctx)
+    scale = s["reward_scale"]
+    comparisons = {
+        name: compare_learning_rates(
+            st.actions,
+            np.asarray(st.rewards) / scale,
+            vo.actions,
+            np.asarray(vo.rewards) / scale,
+            s["num_arms"],
+            num_bootstrap=BOOTSTRAP,
+            seed=ctx.seed,
+            initial_value=prior_mean(s),
+        )
+        for name, (st, vo) in played.items()
+    }
+    # Told the hazard: hazard 0 when stable, the true one when volatile. Both fits exist already,
+    # on the same resampled episodes (same bootstrap seed and count), so no refit is needed.
+    told_stable = comparisons["bayes_hazard_0"].stable
+    told_volatile = comparisons["bayes_fixed_hazard"].volatile
+    comparisons["bayes_told_hazard"] = VolatilityComparison(
+        stable=told_stable,
+        volatile=told_volatile,
+        difference=told_volatile.learning_rate - told_stable.learning_rate,
+        difference_interval=tuple(
+            float(x)
+            for x in np.percentile(told_volatile.bootstrap - told_stable.bootstrap, [2.5, 97.5])
+        ),
+    )
+    played["bayes_told_hazard"] = (played["bayes_hazard_0"][0], played["bayes_fixed_hazard"][1])
+    return comparisons
+
+
+def _verdict(checkpoint: VolatilityComparison, excess: dict[str, Interval]) -> Verdict:
+    above = [name for name in FIXED_REFERENCES if excess[name].above(0.0)]
+    if checkpoint.verdict == "slower_when_volatile":
+        label = "slower_when_volatile"
+    elif len(above) == len(FIXED_REFERENCES):
+        label = "beyond_fixed_references"
+    else:
+        label = "not_beyond_fixed_references"
+    low, high = checkpoint.difference_interval
+    reason = (
+        f"fitted rate volatile - stable {checkpoint.difference:+.3f} [{low:+.3f}, {high:+.3f}] "
+        f"({checkpoint.verdict}); above every fixed reference's difference: {'yes' if label == 'beyond_fixed_references' else 'no'}"
+        f" (above: {', '.join(above) or 'none'})"
+    )
+    return Verdict(label, reason)
+
+
+def run(ctx: ProbeContext) -> ProbeResult:
+    """Fitted learning rate, stable vs volatile, beside fixed-rate and fixed-hazard references."""
+    s = bandit_setting(ctx)
+    scale = s["reward_scale"]
+    env, stable, volatile, kinds = probe_conditions(ctx)
+    start = time.perf_counter()
+    played = _play_conditions(ctx, env, stable, volatile)
+    rollout_s = time.perf_counter() - start
+    start = time.perf_counter()
+    comparisons = _comparisons(ctx, played)
+    agents, arrays, excess = {}, {}, {}
+    checkpoint = comparisons["checkpoint"]
+    checkpoint_boot = checkpoint.volatile.bootstrap - checkpoint.stable.bootstrap
+    for name, comparison in comparisons.items():
+        row = comparison.summary()
+        row["mean_reward_stable"] = float(np.asarray(played[name][0].rewards).mean() / scale)
+        row["mean_reward_volatile"] = float(np.asarray(played[name][1].rewards).mean() / scale)
+        boot = comparison.volatile.bootstrap - comparison.stable.bootstrap
+        arrays[f"{name}/difference_bootstrap"] = boot
+        if name != "checkpoint":
+            # Same resampled episode indices for every agent (same seed and count): a paired interval.
+            low, high = np.percentile(checkpoint_boot - boot, [2.5, 97.5])
+            excess[name] = Interval(checkpoint.difference - comparison.difference, low, high)
+            row["checkpoint_difference_minus_this"] = excess[name]
+        agents[name] = row
+    return ProbeResult(
+        results={
+            "conditions": {
+                "env": ctx.config.env.name,
+                "task_source": ctx.suite.description,
+                "drift": "+".join(kinds),
+                "stable_hazard": 0.0,
+                "volatile_hazard": VOLATILE_HAZARD,
+                "horizon": ctx.num_steps,
+                "num_arms": s["num_arms"],
+            },
+            "agents": agents,
+            "fixed_references": list(FIXED_REFERENCES),
+            "adaptive_references": ["bayes_told_hazard"],
+            "bootstrap": {"resamples": BOOTSTRAP, "seed": ctx.seed, "paired": True},
+            "note": "A higher fitted rate when volatile is necessary, not sufficient, for volatility "
+            "adaptation: a Bayesian with a fixed hazard also shows one. The verdict compares the "
+            "checkpoint's difference with the fixed references' (paired bootstrap).",
+        },
+        verdict=_verdict(checkpoint, excess),
+        references=dict(REFERENCES),
+        arrays=arrays,
+        timing={"rollouts_s": rollout_s, "analysis_s": time.perf_counter() - start},
+    )
+
+
+def format_lines(summary: dict) -> list[str]:
+    return [
+        f"  {name:24s} rate stable {text_number(row['stable_learning_rate']['value'])}  volatile "
+        f"{text_number(row['volatile_learning_rate']['value'])}  difference "
+        f"{text_interval(row['difference'])}"
+        for name, row in summary["results"]["agents"].items()
+    ]
+
+
+def draw(fig, summary: dict, arrays: dict) -> None:
+    agents = summary["results"]["agents"]
+    order = list(agents)
+    left, right = fig.subplots(1, 2)
+    offsets = np.linspace(-0.15, 0.15, len(order))
+    for offset, name in zip(offsets, order, strict=True):
+        row = agents[name]
+        points = [figures.interval_error(row[f"{c}_learning_rate"]) for c in ("stable", "volatile")]
+        left.errorbar(
+            np.array([0.0, 1.0]) + offset,
+            [value for value, _ in points],
+            yerr=np.hstack([error for _, error in points]),
+            fmt="-o",
+            color=figures.color(name, order),
+            capsize=3,
+            lw=2.2 if name == figures.CHECKPOINT else 1.2,
+            ms=6 if name == figures.CHECKPOINT else 4,
+            label=figures.label(name),
+        )
+    conditions = summary["results"]["conditions"]
+    left.set_xticks([0, 1])
+    left.set_xticklabels(
+        [
+            f"stable\n(hazard {conditions['stable_hazard']:g})",
+            f"volatile\n(hazard {conditions['volatile_hazard']:g} per pull)",
+        ]
+    )
+    left.set_xlim(-0.5, 1.5)
+    left.set_ylabel("fitted Rescorla-Wagner learning rate\n(95% bootstrap CI)")
+    left.set_title("learning rate fitted to the choices", fontsize=10)
+    left.grid(axis="y", alpha=0.3)
+    left.legend(fontsize=7)
+    figures.interval_rows(
+        right,
+        order,
+        [agents[n]["difference"] for n in order],
+        order,
+        "learning rate, volatile - stable (95% paired bootstrap CI)",
+    )
+    right.set_title("fixed references show what no adaptation gives", fontsize=10)
+
+
+PROBE = Probe(
+    name="volatility",
+    families=("bandit",),
+    allowed_verdicts=VERDICTS,
+    description="fitted learning rate in a stable vs a volatile world, vs fixed references",
+    run=run,
+    format=format_lines,
+    draw=draw,
+    figure_size=(12, 4.8),
+)

@@ -135,9 +135,14 @@ def _finite(*values) -> bool:
     return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
 
 
-def _ordered(value, interval) -> bool:
-    low, high = interval
+def _ordered(interval: dict) -> bool:
+    """An ``Interval`` JSON entry with finite, ordered ends around its value."""
+    value, low, high = interval["value"], interval["low"], interval["high"]
     return _finite(value, low, high) and low <= value <= high
+
+
+def _values(intervals: list[dict]) -> list:
+    return [interval["value"] for interval in intervals]
 
 
 # ------------------------------------------------------------------ bandit
@@ -165,7 +170,7 @@ def test_likelihood_compares_the_checkpoint_with_a_learner_and_a_locator(bandit_
     assert set(agents) == {"checkpoint", "thompson_sampling", "task_locator"}
     assert summary["results"]["training_pool_size"] == 4
     for row in agents.values():
-        assert _ordered(row["difference"], row["interval"])
+        assert _ordered(row["difference"])
         assert row["verdict"] in VERDICTS["likelihood"]
         assert row["num_episodes"] == int(EPISODES)
     assert agents["checkpoint"]["verdict"] == summary["verdict"]["label"]
@@ -173,7 +178,7 @@ def test_likelihood_compares_the_checkpoint_with_a_learner_and_a_locator(bandit_
         assert arrays["checkpoint/difference_by_step"].shape == (HORIZON,)
         # The per-step curve averages to the per-choice difference of the summary.
         assert arrays["checkpoint/difference_by_step"].mean() == pytest.approx(
-            agents["checkpoint"]["difference"]
+            agents["checkpoint"]["difference"]["value"]
         )
 
 
@@ -234,15 +239,22 @@ def test_volatility_puts_the_checkpoint_beside_fixed_and_adaptive_references(ban
     )
     for name, row in agents.items():
         for condition in ("stable", "volatile"):
-            assert 0 < row[f"{condition}_learning_rate"] < 1
-            assert _ordered(row[f"{condition}_learning_rate"], row[f"{condition}_interval"])
-        assert _finite(row["difference"], *row["difference_interval"])
+            assert 0 < row[f"{condition}_learning_rate"]["value"] < 1
+            assert _ordered(row[f"{condition}_learning_rate"])
+        assert _finite(*row["difference"].values())
         if name != "checkpoint":
-            assert _finite(*row["checkpoint_difference_minus_this"]["ci95"])
+            excess = row["checkpoint_difference_minus_this"]
+            assert _finite(excess["low"], excess["high"])
     # Told the hazard = the hazard-0 Bayesian's stable fit and the fixed-hazard one's volatile fit.
     told = agents["bayes_told_hazard"]
-    assert told["stable_learning_rate"] == agents["bayes_hazard_0"]["stable_learning_rate"]
-    assert told["volatile_learning_rate"] == agents["bayes_fixed_hazard"]["volatile_learning_rate"]
+    assert (
+        told["stable_learning_rate"]["value"]
+        == agents["bayes_hazard_0"]["stable_learning_rate"]["value"]
+    )
+    assert (
+        told["volatile_learning_rate"]["value"]
+        == agents["bayes_fixed_hazard"]["volatile_learning_rate"]["value"]
+    )
 
 
 def test_thinking_curve_for_the_checkpoint_and_a_flat_reference(bandit_probed):
@@ -250,11 +262,12 @@ def test_thinking_curve_for_the_checkpoint_and_a_flat_reference(bandit_probed):
     results = _summary(run_dir, "thinking")["results"]
     assert results["ks"] == [0, 1, 2, 4, 8]
     checkpoint = results["agents"]["checkpoint"]
-    assert _finite(*checkpoint["return_mean"], *checkpoint["return_gain_half_width"])
-    assert checkpoint["return_gain"][0] == 0.0
+    gains = checkpoint["return_gain"]
+    assert _finite(*_values(checkpoint["return"]), *(g["high"] - g["low"] for g in gains))
+    assert gains[0]["value"] == 0.0
     # Thompson sampling does not think: the same program on the same episodes for every K.
     reference = results["agents"]["thompson_sampling"]
-    assert reference["return_gain"] == [0.0] * 5 and reference["verdict"] == "no_change"
+    assert _values(reference["return_gain"]) == [0.0] * 5 and reference["verdict"] == "no_change"
 
 
 def test_infinite_task_bandit_skips_likelihood_with_the_reason(tmp_path):
@@ -327,7 +340,7 @@ def test_two_step_probe_judges_the_checkpoint_against_model_free_references(two_
             stay = row["stay"][condition]["value"]
             assert stay is None or 0.0 <= stay <= 1.0  # None: no such transition in tiny episodes
         index = row["model_based_index"]
-        assert _finite(index["value"], index["half_width"]) and index["half_width"] >= 0
+        assert _ordered(index)  # finite, with a non-negative width
     differences = results["verdict_detail"]["interaction_minus_reference"]
     assert set(differences) == set(results["model_free_references"])
     thinking = _check_files(two_step_run, "thinking")
