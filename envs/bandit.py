@@ -186,7 +186,7 @@ class Bandit(MetaEnv[BanditState, BanditParams]):
         return (state.time / params.max_steps_in_episode).astype(jnp.float32)[None]
 
     def action_space(self, params: BanditParams | None = None) -> spaces.Discrete:
-        return spaces.Discrete(self._num_arms)
+        return spaces.Discrete(self._num_arms if params is None else params.num_arms)
 
     def observation_space(self, params: BanditParams) -> spaces.Box:
         return spaces.Box(0.0, 1.0, (1,), jnp.float32)
@@ -195,7 +195,7 @@ class Bandit(MetaEnv[BanditState, BanditParams]):
         return spaces.Dict(
             {
                 "time": spaces.Discrete(params.max_steps_in_episode + 1),
-                "means": spaces.Box(0.0, 1.0, (self._num_arms,), jnp.float32),
+                "means": spaces.Box(0.0, 1.0, (params.num_arms,), jnp.float32),
             }
         )
 

@@ -14,7 +14,7 @@ ends early, and auto-resets with a fresh task and a random start square.
 Task distributions. The finite-pool / infinite / held-out structure of
 ``metarl.envs.distributions``, with the *layout* as the pooled object so that
 held-out layouts are disjoint from training layouts (not merely held-out (layout,
-goal) pairs). Layouts are drawn here in numpy (``sample_layouts``, vectorized over
+goal) pairs). Layouts are drawn in numpy (``maze_layouts.sample_layouts``, vectorized over
 mazes) rather than through ``distributions.build_task_pools``, whose per-task JAX
 indexing takes about two minutes for the 4096 + 1024 layouts of the defaults:
 
