@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
@@ -143,6 +142,9 @@ class Checkpointer:
         self.manager = ocp.CheckpointManager(
             self.directory, options=options, item_names=(STATE_ITEM, META_ITEM)
         )
+        # Kept open with the manager: closing a reader right after a failed read lets
+        # tensorstore's late callbacks hit a closed event loop (pages of tracebacks).
+        self._reader = ocp.PyTreeCheckpointer()
 
     # ------------------------------------------------------------------ save
     def save(
@@ -186,6 +188,7 @@ class Checkpointer:
 
     def close(self) -> None:
         self.manager.close()
+        self._reader.close()
 
     # --------------------------------------------------------------- inspect
     def steps(self) -> list[int]:
@@ -303,7 +306,13 @@ class Checkpointer:
         path = self.step_path(step)
         try:
             tree = ocp.PyTreeCheckpointHandler().metadata(path / STATE_ITEM).tree
-            as_saved = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
+            device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+            as_saved = jax.tree.map(
+                lambda leaf: ocp.ArrayRestoreArgs(
+                    sharding=device, global_shape=leaf.shape, dtype=leaf.dtype
+                ),
+                tree,
+            )
             restore_args = ocp.args.PyTreeRestore(restore_args=as_saved)
         except Exception as error:  # unreadable tree metadata: the checkpoint is damaged
             reason = _first_lines(f"{type(error).__name__}: {error}".strip())
@@ -326,16 +335,15 @@ class Checkpointer:
             else:
                 # The manager ties an item to the handler of its first use (StandardSave
                 # in a training run); partial and as-saved reads go through their own.
-                with ocp.PyTreeCheckpointer() as reader:
-                    state = reader.restore(path / STATE_ITEM, args=restore_args)
+                state = self._reader.restore(path / STATE_ITEM, args=restore_args)
         except Exception as error:  # orbax/tensorstore raise many types; all mean "unusable"
             failure = error
         if not integrity.all_processes_ok(failure is None):
-            reason = (
-                _first_lines(f"{type(failure).__name__}: {failure}".strip())
-                if failure is not None
-                else "another process could not read its part"
-            )
+            if failure is not None:
+                root = _root_cause(failure)
+                reason = _first_lines(f"{type(root).__name__}: {root}".strip())
+            else:
+                reason = "another process could not read its part"
             raise CheckpointError(path, f"state cannot be restored ({reason})") from failure
         mismatch = integrity.find_mismatch(state, meta[CHECKSUMS_KEY]["arrays"])
         if mismatch is not None:
@@ -404,6 +412,18 @@ class Checkpointer:
     def reload(self) -> None:
         """Re-read the step list from disk (after ``set_aside`` by this or another process)."""
         self.manager.reload()
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The innermost cause: orbax wraps tensorstore's error (which names the array and the
+    file) in one that prints the whole TensorStore spec instead."""
+    seen = {id(error)}
+    while True:
+        inner = error.__cause__ or error.__context__
+        if inner is None or id(inner) in seen:
+            return error
+        seen.add(id(inner))
+        error = inner
 
 
 def _first_lines(text: str, limit: int = 600) -> str:

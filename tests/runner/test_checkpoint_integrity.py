@@ -39,7 +39,9 @@ CONFIG = ExperimentConfig(
     name="tiny_integrity",
     description="Tiny 2-armed bandit: checkpoint integrity tests.",
     env=EnvConfig(name="bandit-bernoulli-v0", overrides={{"num_arms": 2, "horizon": 5}}),
-    agent=AgentConfig(hidden_size=8, embed_size=8),
+    # hidden 32: the recurrent kernels (12 KB) exceed orbax's 1 KB inline limit, so they
+    # sit in the OCDBT data files (d/) that the block overwrites aim at.
+    agent=AgentConfig(hidden_size=32, embed_size=8),
     run=RunConfig(
         num_envs=4,
         rollout_length=5,
@@ -92,6 +94,13 @@ def _copy(reference_run, tmp_path: Path) -> tuple[Path, int]:
 
 def _largest_state_file(run_dir: Path, step: int) -> Path:
     files = [p for p in (run_dir / "checkpoints" / str(step) / "state").rglob("*") if p.is_file()]
+    return max(files, key=lambda p: (p.stat().st_size, p.name))
+
+
+def _largest_data_file(run_dir: Path, step: int) -> Path:
+    """The largest file of array data (OCDBT ``d/`` files; small arrays live in the index)."""
+    state = run_dir / "checkpoints" / str(step) / "state"
+    files = [p for p in state.rglob("*") if p.is_file() and p.parent.name == "d"]
     return max(files, key=lambda p: (p.stat().st_size, p.name))
 
 
@@ -262,7 +271,7 @@ def _damage_truncate(run_dir: Path, step: int) -> None:
 
 
 def _damage_block(run_dir: Path, step: int) -> None:
-    _overwrite_block(_largest_state_file(run_dir, step))
+    _overwrite_block(_largest_data_file(run_dir, step))
 
 
 def _damage_delete(run_dir: Path, step: int) -> None:
@@ -308,18 +317,47 @@ def test_damaged_latest_is_refused_and_resume_falls_back_bit_identical(
     assert updates == list(range(UPDATES_PER_CHUNK, TOTAL_UPDATES + 1, UPDATES_PER_CHUNK))
 
 
-def test_every_overwritten_block_in_array_data_is_refused(reference_run, trainer, config, tmp_path):
-    """Ten 512-byte overwrites across the largest data file: not one restores."""
+def _outcome(restore, reference) -> str:
+    """'refused: <reason>', or 'unchanged' when what was read equals ``reference``."""
+    try:
+        restored = restore()
+    except CheckpointError as error:
+        return f"refused: {error.reason}"
+    assert _same(restored, reference), "restored with changed values"
+    return "unchanged"
+
+
+def test_no_overwritten_block_in_array_data_restores_changed_values(
+    reference_run, trainer, config, tmp_path, capfd
+):
+    """Ten 512-byte overwrites across the largest data file: each is refused, or (a block
+    of bytes no array references) restores the saved values; refusals are one line each
+    (no tracebacks from orbax's abandoned reads)."""
     run_dir, latest = _copy(reference_run, tmp_path)
-    path = _largest_state_file(run_dir, latest)
+    path = _largest_data_file(run_dir, latest)
     original = path.read_bytes()
-    size = len(original)
-    for trial, offset in enumerate(np.linspace(0, size - 512, 10).astype(int)):
+    reference_state = reference_run[1].state
+    target = {"params": trainer.abstract_state().params}
+    outcomes = []
+    for trial, offset in enumerate(np.linspace(0, len(original) - 512, 10).astype(int)):
         path.write_bytes(original)
         _overwrite_block(path, seed=trial, offset=int(offset))
-        with pytest.raises(CheckpointError) as caught:
-            _restore(run_dir, latest, trainer, config)
-        assert caught.value.path == str(run_dir / "checkpoints" / str(latest)), trial
+        outcomes.append(
+            _outcome(lambda: _restore(run_dir, latest, trainer, config)[0], reference_state)
+        )
+        checkpointer = Checkpointer(run_dir / "checkpoints", config, read_only=True)
+        try:
+            partial = _outcome(
+                lambda c=checkpointer: c.restore(latest, target, partial=True)[0]["params"],
+                reference_state.params,
+            )
+        finally:
+            checkpointer.close()
+        assert (partial == "unchanged") == (outcomes[-1] == "unchanged"), (trial, partial)
+    assert "Traceback" not in capfd.readouterr().err
+    # Most blocks land in raw float data that decodes to changed values: only the checksum
+    # catches those (others break a zstd frame or an index and fail to decode).
+    assert sum("checksum mismatch" in outcome for outcome in outcomes) >= 5, outcomes
 
 
 def test_cli_eval_refuses_a_damaged_latest_and_names_the_intact_ones(
