@@ -43,6 +43,13 @@ TRACED_FIELDS = ("env.overrides.num_tasks", "env.overrides.task_seed", "run.seed
 GROUP_FILE = "sweep_group.json"
 
 
+def num_tasks_of(config: ExperimentConfig) -> int | None:
+    """The config's training-pool size N, None for a fresh prior draw ('inf', 'none', None)."""
+    from metarl.envs.distributions import parse_num_tasks
+
+    return parse_num_tasks(config.env.overrides.get("num_tasks"))
+
+
 @dataclasses.dataclass(frozen=True)
 class Group:
     """Points that train in one compiled program."""
@@ -91,7 +98,8 @@ def _shared_part(config: ExperimentConfig) -> str:
     """The config with the traced fields blanked: equal strings can share a program."""
     data = config_to_dict(config)
     overrides = dict(data["env"]["overrides"])
-    finite = overrides.pop("num_tasks", None) is not None
+    finite = num_tasks_of(config) is not None
+    overrides.pop("num_tasks", None)
     overrides.pop("task_seed", None)
     data["env"] = {**data["env"], "overrides": overrides}
     data["run"] = {k: v for k, v in data["run"].items() if k != "seed"}
@@ -106,8 +114,8 @@ def plan_groups(configs: Sequence[ExperimentConfig]) -> list[Group]:
     groups = []
     for group_index, indices in enumerate(by_shared.values()):
         members = tuple(configs[i] for i in indices)
-        sizes = [c.env.overrides.get("num_tasks") for c in members]
-        capacity = None if sizes[0] is None else max(int(n) for n in sizes)
+        sizes = [num_tasks_of(c) for c in members]
+        capacity = None if sizes[0] is None else max(sizes)
         groups.append(Group(group_index, tuple(indices), members, capacity))
     return groups
 

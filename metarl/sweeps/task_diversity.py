@@ -35,6 +35,7 @@ import jax
 import numpy as np
 
 from metarl.interval import Interval
+from metarl.sweeps.groups import num_tasks_of
 from metarl.sweeps.seeds import iqm_interval, seed_verdict
 
 EPISODES = 1024
@@ -89,7 +90,7 @@ def _training_params(ctx) -> tuple[list[Any], list[np.ndarray | None]]:
             by_point[index] = _env_params([group.member_config(config)])[0]
     means = []
     for config, params in zip(ctx.configs, by_point, strict=True):
-        n = config.env.overrides.get("num_tasks")
+        n = num_tasks_of(config)
         means.append(None if n is None else np.asarray(params.task_pool.means)[: int(n)])
     return by_point, means
 
@@ -98,9 +99,9 @@ def _stand_in_means(ctx, index: int) -> np.ndarray | None:
     """The largest finite pool of the same pool seed: the inf point's labelled stand-in."""
     seed = ctx.configs[index].env.overrides.get("task_seed")
     finite = [
-        (int(c.env.overrides["num_tasks"]), c)
+        (num_tasks_of(c), c)
         for c in ctx.configs
-        if c.env.overrides.get("num_tasks") is not None and c.env.overrides.get("task_seed") == seed
+        if num_tasks_of(c) is not None and c.env.overrides.get("task_seed") == seed
     ]
     if not finite:
         return None
@@ -269,7 +270,7 @@ def _point_summary(
         pooled_likelihood = {
             "difference": pooled.difference_interval,
             "verdict": pooled.verdict,
-            "stand_in": config.env.overrides.get("num_tasks") is None,
+            "stand_in": num_tasks_of(config) is None,
             "locator_tasks": len(means),
             "calibration": {
                 "thompson_sampling": _likelihood(
@@ -292,7 +293,7 @@ def _point_summary(
         references["locator_improvement"] = float(
             metrics.in_context_improvement(locator.rewards, oracle, random_level).mean()
         )
-    n = config.env.overrides.get("num_tasks")
+    n = num_tasks_of(config)
     return {
         "label": label,
         "num_tasks": "inf" if n is None else int(n),
