@@ -258,7 +258,10 @@ def run_sweep(
         log=report,
     )
     summary = analysis.evaluate(context, **sweep.analysis_options)
-    summary = {**summary, "trained_updates": updates}
+    # Whole chunks run, so a run trains up to updates_per_chunk - 1 updates past its budget.
+    run = configs[0].run
+    trained = max(updates.values()) * run.num_envs * run.rollout_length
+    summary = {**summary, "env_steps_per_run": trained, "trained_updates": updates}
     write_json(out_dir / SUMMARY_FILE, summary)
     analysis.plot(summary, out_dir)
     return summary

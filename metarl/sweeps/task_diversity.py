@@ -349,14 +349,30 @@ def _transition_text(rows: list[dict[str, Any]]) -> str:
 
 # --------------------------------------------------------------------------- figure
 PANELS = (
-    ("held_out_return", "held-out return per episode", ("thompson_sampling", "task_locator")),
+    (
+        "held_out_return",
+        "held-out return",
+        "total reward per episode",
+        ("thompson_sampling", "task_locator"),
+    ),
     (
         "held_out_improvement",
         "held-out in-context improvement",
+        "(late - early reward) / (oracle - random)",
         ("thompson_improvement", "locator_improvement"),
     ),
-    ("memorisation_advantage", "memorisation advantage\n(train - held-out, vs Thompson)", ()),
-    ("likelihood_difference", "learner - locator\nlog-lik per choice", ()),
+    (
+        "memorisation_advantage",
+        "memorisation advantage",
+        "(train - held-out) return gap vs Thompson",
+        (),
+    ),
+    (
+        "likelihood_difference",
+        "learner - locator (inf: largest pool as stand-in)",
+        "log-likelihood per choice (nats)",
+        (),
+    ),
 )
 REFERENCE_STYLE = {
     "thompson_sampling": ("Thompson sampling", "tab:green"),
@@ -385,7 +401,9 @@ def plot(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     fig, axes = plt.subplots(
         1, len(PANELS), figsize=(4.2 * len(PANELS), 3.8), constrained_layout=True
     )
-    for ax, (measure, title, references) in zip(axes, PANELS, strict=True):
+    for index, (ax, (measure, title, ylabel, references)) in enumerate(
+        zip(axes, PANELS, strict=True)
+    ):
         runs: dict[tuple[Any, int], list[tuple[float, float]]] = {}
         for point in summary["points"]:
             for s, value in enumerate(point["per_seed"][measure]):
@@ -423,9 +441,12 @@ def plot(summary: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_title(title, fontsize=10)
         ax.set_xticks(xs, [str(n) for n in labels])
         ax.set_xlabel("training tasks N (log scale; inf = fresh draw)")
-        ax.legend(fontsize=7, loc="best")
+        ax.set_ylabel(ylabel, fontsize=9)
+        if index == 0:  # one legend: the same styles in every panel
+            ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(
-        f"Task diversity: {summary['seeds_per_point']} seeds x pool seeds per N, "
+        f"Task diversity: {summary['seeds_per_point']} training seeds x "
+        f"{len(rows[0]['pool_seeds'])} pool seeds per N, "
         f"{summary['env_steps_per_run'] / 1e6:.1f}M env steps per run, "
         f"{summary['episodes']} held-out episodes",
         fontsize=11,
