@@ -17,11 +17,13 @@ orbax never lists as a step and which ``cleanup_tmp_directories`` removes when
 the next run opens the manager.
 
 Integrity: the sidecar records a checksum of every saved array (``integrity``:
-blake2b of its bytes, dtype and shape, by tree path), and ``restore`` verifies
-every array it returns against it, so damaged data is refused
+blake2b of its bytes, dtype and shape, by array name), and ``restore`` verifies
+every array it returns against it (a partial restore, such as eval's params,
+verifies the whole checkpoint first), so damaged data is refused
 (``CheckpointError`` naming the checkpoint, the array and the reason, plus the
 checkpoints that are intact) and never restored with changed values; every
 caller (eval, probe, resume, sweeps) gets the check by restoring through here.
+A resume takes the newest checkpoint that verifies (``restore_newest_intact``).
 """
 
 from __future__ import annotations
