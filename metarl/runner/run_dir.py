@@ -18,12 +18,12 @@ to resume), so the corrected command can start in the same directory.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 from metarl.config import ExperimentConfig
 from metarl.config_io import config_differences, config_from_dict, config_to_dict
+from metarl.reporting import write_json
 from metarl.runner.checkpointing import RESUME_SAFE_FIELDS
 
 CONFIG_FILE = "config.json"
@@ -112,7 +112,7 @@ class RunDir:
         """Make the directory and write config.json (process 0 only)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.tb_dir.mkdir(exist_ok=True)
-        write_json_atomic(self.config_path, config_to_dict(config))
+        write_json(self.config_path, config_to_dict(config))
 
     def read_config(self) -> ExperimentConfig:
         if not self.config_path.is_file():
@@ -144,10 +144,4 @@ class RunDir:
 
     def update_config(self, config: ExperimentConfig) -> None:
         """Record resume-safe changes (e.g. keep_checkpoints) in config.json."""
-        write_json_atomic(self.config_path, config_to_dict(config))
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+        write_json(self.config_path, config_to_dict(config))
