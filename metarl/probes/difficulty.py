@@ -41,7 +41,7 @@ import numpy as np
 
 import metarl.envs as menvs
 from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs
-from metarl.evaluation.rollout import EpisodeBatch, evaluate_policy
+from metarl.evaluation.rollout import EpisodeBatch
 from metarl.evaluation.statistics import Z_95, clustered_mean, clustered_ols
 from metarl.interval import Interval
 from metarl.probes import figures
@@ -226,16 +226,12 @@ class DifficultyAnalysis:
         }
 
 
-def run_with_ground_truth(
-    policy, env, env_params, key, num_episodes: int, num_steps: int
-) -> EpisodeBatch:
-    """One jitted evaluation of ``policy`` recording the trial labels in extras."""
-    wrapped = with_maze_ground_truth(policy, env_params)
-    return jax.jit(
-        lambda k: evaluate_policy(
-            wrapped, env, env_params, k, num_episodes, num_steps, record_extras=True
-        )
-    )(key)
+def run_with_ground_truth(policy, env, env_params, key, num_episodes: int, num_steps: int):
+    """``policy`` on ``num_episodes`` episodes, recording the trial labels in extras."""
+    from metarl.evaluation.play import Player
+
+    player = Player(env, num_episodes, num_steps, record_extras=True)
+    return player.play_policy(with_maze_ground_truth(policy, env_params), env_params, key)
 
 
 def analyze_difficulty(
@@ -392,14 +388,36 @@ def _arrays(analyses: dict[str, DifficultyAnalysis]) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _play_with_ground_truth(ctx: ProbeContext) -> dict[str, EpisodeBatch]:
+    """The checkpoint, the BFS planner and the local heuristic on the probe episodes, with labels."""
+    from metarl.evaluation.agent_policy import agent_policy
+    from metarl.evaluation.baselines.maze import bfs_planner, local_heuristic
+
+    agent, params = ctx.agent, ctx.env_params
+    batches = {
+        "checkpoint": ctx.play(
+            lambda weights: with_maze_ground_truth(agent_policy(agent, weights), params),
+            params,
+            ctx.params,
+            extras=True,
+        )
+    }
+    for name, policy in (
+        ("bfs_planner", bfs_planner(params)),
+        ("local_heuristic", local_heuristic(params)),
+    ):
+        batches[name] = ctx.play(with_maze_ground_truth(policy, params), params, extras=True)
+    return batches
+
+
 def run(ctx: ProbeContext) -> ProbeResult:
     """Success and steps to goal vs shortest path and detour ratio, beside the BFS planner and local heuristic."""
     budget = min(DEFAULT_BUDGET, max(1, ctx.num_steps // 2))
     start = time.perf_counter()
-    analyses = difficulty_scaling(
-        ctx.policy(), ctx.env, ctx.env_params, ctx.key, ctx.num_episodes, budget=budget
-    )
-    analyses = {("checkpoint" if name == "agent" else name): a for name, a in analyses.items()}
+    analyses = {
+        name: analyze_difficulty(batch, ctx.num_steps, budget)
+        for name, batch in _play_with_ground_truth(ctx).items()
+    }
     rollout_s = time.perf_counter() - start
     agents = {}
     for name, analysis in analyses.items():

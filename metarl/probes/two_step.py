@@ -51,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metarl.evaluation.rollout import EpisodeBatch, evaluate_policy
+from metarl.evaluation.rollout import EpisodeBatch
 from metarl.evaluation.statistics import Z_95
 from metarl.interval import Interval
 from metarl.probes import figures
@@ -387,14 +387,12 @@ def reference_name(learning_rate: float, beta: float) -> str:
     return f"model_free_lr{learning_rate:g}_beta{beta:g}"
 
 
-def run_batch(policy, env, env_params, key, num_episodes: int, num_steps: int) -> EpisodeBatch:
-    """One jitted evaluation with the observations the trial extraction may need."""
-    run = jax.jit(
-        lambda k: evaluate_policy(
-            policy, env, env_params, k, num_episodes, num_steps, record_observations=True
-        )
-    )
-    return run(key)
+def run_batch(policy, env, env_params, key, num_episodes: int, num_steps: int):
+    """``policy`` on ``num_episodes`` episodes, with the observations the trial extraction may need."""
+    from metarl.evaluation.play import Player
+
+    player = Player(env, num_episodes, num_steps, record_observations=True)
+    return player.play_policy(policy, env_params, key)
 
 
 def simulate_hybrid_agents(
@@ -408,11 +406,13 @@ def simulate_hybrid_agents(
 ) -> dict[str, TwoStepAnalysis]:
     """Analyses of Daw hybrid learners ``{name: (model_based_weight, learning_rate, beta)}``, same ``key``.
 
-    Their hyperparameters are traced leaves, so all of them run as one vmapped program
-    (one compile) rather than one evaluation each. The model-based part plans with
-    the env's ``common_prob``; lambda is 1.
+    Their hyperparameters are the policy's arrays, so all of them run as one vmapped
+    program (one compile, the player's seed axis: every agent on the same episodes)
+    rather than one evaluation each. The model-based part plans with the env's
+    ``common_prob``; lambda is 1.
     """
     from metarl.evaluation.baselines.two_step import hybrid
+    from metarl.evaluation.play import Player
 
     names = list(agents)
     weights, rates, betas = (
@@ -420,17 +420,24 @@ def simulate_hybrid_agents(
     )
     common_prob = float(env_params.common_prob)
 
-    def one(weight, rate, beta):
-        policy = hybrid(weight, learning_rate=rate, beta=beta, common_prob=common_prob)
-        return evaluate_policy(
-            policy, env, env_params, key, num_episodes, num_steps, record_observations=True
+    def make_policy(args):
+        weight, rate, beta = args
+        return hybrid(weight, learning_rate=rate, beta=beta, common_prob=common_prob)
+
+    player = Player(env, num_episodes, num_steps, record_observations=True)
+    rollouts = player.play(
+        make_policy, env_params, key, policy_args=(weights, rates, betas), seeds=True
+    )
+
+    def agent(i: int):
+        return rollouts.replace(
+            rewards=rollouts.rewards[i],
+            actions=rollouts.actions[i],
+            info={k: v[i] for k, v in rollouts.info.items()},
+            observations=rollouts.observations[i],
         )
 
-    batches = jax.jit(jax.vmap(one))(weights, rates, betas)
-    return {
-        name: analyze_batch(jax.tree.map(lambda leaf, i=i: leaf[i], batches), z)
-        for i, name in enumerate(names)
-    }
+    return {name: analyze_batch(agent(i), z) for i, name in enumerate(names)}
 
 
 def simulate_model_free_references(

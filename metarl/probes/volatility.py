@@ -37,7 +37,6 @@ import numpy as np
 
 import metarl.envs as menvs
 from metarl.errors import ConfigError
-from metarl.evaluation.rollout import evaluate_policy
 from metarl.interval import Interval
 from metarl.probes import figures, model_fit
 from metarl.probes.bandit_agents import (
@@ -259,16 +258,14 @@ def evaluate_volatility(
     with a condition-specific rate). A trained agent is one policy in both.
     """
 
-    def player(agent):
-        # The params are an argument, not a constant: one compile serves both conditions.
-        return jax.jit(
-            lambda params: evaluate_policy(agent, env, params, key, num_episodes, num_steps)
-        )
+    from metarl.evaluation.play import Player
 
-    play_stable = player(policy)
-    play_volatile = play_stable if volatile_policy is None else player(volatile_policy)
-    stable = play_stable(stable_params)
-    volatile = play_volatile(volatile_params)
+    # The env params are an argument of the compiled program: one compile serves both conditions.
+    player = Player(env, num_episodes, num_steps)
+    stable = player.play_policy(policy, stable_params, key)
+    volatile = player.play_policy(
+        policy if volatile_policy is None else volatile_policy, volatile_params, key
+    )
     return compare_learning_rates(
         stable.actions,
         stable.rewards,
