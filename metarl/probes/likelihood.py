@@ -78,10 +78,11 @@ class LikelihoodComparison:
         return Interval.from_half_width(self.difference, self.half_width)
 
     def summary(self) -> dict:
-        """JSON-friendly scalars."""
+        """JSON-friendly: scalars, the per-step curve, and the difference as an ``Interval``."""
         row = dataclasses.asdict(self)
         row["difference_by_step"] = [float(x) for x in self.difference_by_step]
-        row["interval"] = list(self.interval)
+        del row["half_width"]  # one interval encoding: the difference carries its own bounds
+        row["difference"] = self.difference_interval
         return row
 
 
@@ -199,9 +200,6 @@ def run(ctx: ProbeContext) -> ProbeResult:
         row = comparison.summary()
         by_step = row.pop("difference_by_step")
         arrays[f"{name}/difference_by_step"] = np.asarray(by_step, np.float64)
-        # One interval encoding in probe summaries: the difference carries its own bounds.
-        del row["half_width"], row["interval"]
-        row["difference"] = comparison.difference_interval
         agents[name] = row
         comparisons[name] = comparison
     checkpoint = comparisons["checkpoint"]

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from metarl.evaluation.rollout import EpisodeBatch
+from metarl.probes.figures import draw_probe_figure
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,8 +181,6 @@ class Probe:
 
     def plot(self, directory: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
         """Draw ``<directory>/<name>.{png,pdf}`` from its files; [] for a skipped probe."""
-        from metarl.probes.figures import draw_probe_figure
-
         return draw_probe_figure(Path(directory), self.draw, self.figure_size, formats)
 
 
