@@ -165,13 +165,11 @@ def _gru_scan(w_x, b_x, w_h, b_h, h0, inputs, episode_start):
 
 
 # From this many rows per step on, the backward loop sums the weight gradients step by
-# step; below it, one matmul over all T x B rows after the loop does. Measured on the
-# 2-core CPU (XLA:CPU, jaxlib 0.10, not pinned): in the loop the [H, B] x [B, 3H]
-# products run at matmul speed while the step's gate gradients are in cache, where
-# after the loop XLA needs operand transposes and copies (A2C default, 256 envs: 1.3x
-# faster backward; PPO GRU 128 at 128-env minibatches: see GRUCore). At 16-env
-# minibatches the per-step products and their separate adds cost 2x the matmuls
-# after the loop.
+# step; below it, one matmul over all T x B rows after the loop does. On XLA:CPU the
+# in-loop [H, B] x [B, 3H] products run at matmul speed while the step's gate
+# gradients are in cache, where after the loop XLA needs operand transposes and
+# copies; with few rows per step the per-step products and their separate adds cost
+# more than the one matmul after the loop (timings: CHANGELOG).
 ACCUMULATE_IN_LOOP_FROM_BATCH = 64
 
 
@@ -334,11 +332,9 @@ class GRUCore(ReplayableCore):
     ``step`` is one fused cell (the rollout). ``unroll`` (the PPO loss path) projects
     the whole input sequence in one matmul and runs the recurrence through
     ``gru_sequence``, whose hand-written backward pass sums the weight gradients inside
-    its loop. Measured on the 2-core CPU (PPO, GRU 128, 4x4 minibatches), against
-    differentiating the scanned step: 1.6x faster at 64 envs, on par at 512 with the
-    backward's weight gradients summed after the loop; summing them inside it then
-    gave 1.05x more at 64 envs and 1.5x at 512. ``step_recorded``/``replay`` (the A2C
-    path) keep the rollout's gates and differentiate them with the same backward pass.
+    its loop (faster than differentiating the scanned step; timings: CHANGELOG).
+    ``step_recorded``/``replay`` (the A2C path) keep the rollout's gates and
+    differentiate them with the same backward pass.
     """
 
     def __init__(self, hidden_size: int):

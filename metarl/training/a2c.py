@@ -11,11 +11,10 @@ the loss reuses it instead of running the core again. Two ways:
 * cores with a record (``ReplayableCore``: the GRU): the rollout keeps each step's
   gates, and the loss differentiates ``agent.replay`` of them, whose backward pass is
   the GRU's hand-written one (no recomputation, nothing stored twice, no per-step
-  transposes). Measured on the 2-core CPU for the default experiment: see
-  ``make_a2c_update``.
+  transposes), faster per update than differentiating through the rollout (CHANGELOG).
 * other cores: the loss is differentiated through the rollout itself (sampled actions
   and env steps carry no gradient; the carry is back-propagated through the whole
-  rollout as in a separate unroll), measured 15-30% faster than re-running the core.
+  rollout as in a separate unroll), faster than re-running the core (CHANGELOG).
 
 Both give the gradient of the same objective as replaying the stored observations
 through ``agent.unroll`` from the rollout's initial carry (up to float rounding;
@@ -135,9 +134,7 @@ def make_a2c_update(
     """The A2C update for one seed: (TrainState, env_params) -> (TrainState, metrics).
 
     With a ReplayableCore the loss replays the rollout's record; otherwise it is
-    differentiated through the rollout. Replay vs through-rollout, default experiment
-    (GRU 64, 256 envs x 20 steps), same process, interleaved, 2-core CPU shared with
-    other jobs: 1.12x per update (median of 15 rounds; 1.09x pinned to one core).
+    differentiated through the rollout (the two are compared in the CHANGELOG).
     """
     algo, run = config.algo, config.run
     num_updates = run.num_updates
