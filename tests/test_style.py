@@ -71,3 +71,63 @@ def test_library_functions_stay_short_and_private_names_stay_private():
                 ]
     assert not long_functions, long_functions
     assert not private_imports, private_imports
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[0] == "envs":  # installed as metarl.envs
+        parts = ["metarl", *parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(tree, modules: set[str]) -> set[str]:
+    """metarl modules a module imports at run time (``if TYPE_CHECKING:`` blocks left out)."""
+    import ast
+
+    found: set[str] = set()
+
+    def visit(node) -> None:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            return
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+            names = [n if n in modules else node.module for n in names]
+        for name in names:
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name:
+                found.add(name)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def test_no_import_cycles():
+    import ast
+
+    paths = {_module_name(path): path for path in _library_modules()}
+    modules = set(paths)
+    graph = {
+        name: _imported_modules(ast.parse(path.read_text()), modules) - {name}
+        for name, path in paths.items()
+    }
+    # A module's package __init__ may import it back (a curated public surface); any
+    # other path back to a module is a cycle.
+    cycles = []
+    for start in graph:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, trail = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start and not start.startswith(nxt + "."):
+                    if not any(start.startswith(step + ".") for step in trail[1:]):
+                        cycles.append(" -> ".join([*trail, nxt]))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*trail, nxt]))
+    assert not cycles, cycles[:5]
