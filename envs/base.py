@@ -33,7 +33,7 @@ class MetaEnv(environment.Environment[TEnvState, TEnvParams]):
         self, key: jax.Array, state: TEnvState, action: jax.Array, params: TEnvParams
     ) -> tuple[TEnvState, jax.Array, dict[str, Any], Any]:
         """``(stepped state, reward, info, fresh)``: one transition and its reset draw."""
-        raise NotImplementedError
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define step_and_draw")
 
     def auto_reset(
         self, done: jax.Array, fresh: Any, stepped: TEnvState, params: TEnvParams
