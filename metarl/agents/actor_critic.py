@@ -11,8 +11,6 @@ Params are one pytree ``{'embed', 'core', 'policy', 'value'}`` ('embed' absent w
 
 from __future__ import annotations
 
-from typing import Any
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -20,6 +18,7 @@ from flax import struct
 
 from metarl.agents import policy
 from metarl.agents.cores import Core, ReplayableCore, make_core
+from metarl.config import AgentConfig
 
 
 @struct.dataclass
@@ -35,7 +34,7 @@ class AgentOutput:
 class ActorCritic:
     """Recurrent actor-critic over RL^2 inputs with a selectable memory core."""
 
-    def __init__(self, config: Any, obs_size: int, num_actions: int):
+    def __init__(self, config: AgentConfig, obs_size: int, num_actions: int):
         """``config`` is an ``AgentConfig``; ``obs_size`` the RL^2 observation width."""
         self.config = config
         self.obs_size = obs_size
