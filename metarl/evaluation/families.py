@@ -99,6 +99,23 @@ def _scheduled_reversal(base, kinds: list[str], horizon: int, what: str) -> tupl
     )
 
 
+def _random_changes(kinds: list[str], base, first_hazard: float, cap: float):
+    """(drift, hazard) of a suite with change points at random times: ``first_hazard``
+    if training had none, else five times the trained hazard (at most ``cap``)."""
+    if "change_point" not in kinds:
+        return _with_kind(kinds, "change_point"), first_hazard
+    return "+".join(kinds), min(cap, 5 * base.hazard)
+
+
+def _doubled_rewards(base) -> tuple[dict, str, None]:
+    scale = 2.0 * base.reward_scale
+    return (
+        {"reward_scale": scale},
+        f"rewards scaled by {scale:g} (trained at {base.reward_scale:g})",
+        None,
+    )
+
+
 def _bandit_suite(name: str, base) -> tuple[dict, str, int | None]:
     kinds = _kinds(base.drift)
     if name == "held_out":
@@ -125,19 +142,13 @@ def _bandit_suite(name: str, base) -> tuple[dict, str, int | None]:
             None,
         )
     if name == "change_point":
-        hazard = 0.02 if "change_point" not in kinds else min(0.2, 5 * base.hazard)
-        drift = "+".join(kinds) if "change_point" in kinds else _with_kind(kinds, "change_point")
+        drift, hazard = _random_changes(kinds, base, 0.02, 0.2)
         return (
             {"drift": drift, "hazard": hazard},
             f"arm means redrawn from the task source at random times (hazard {hazard:g} per pull)",
             None,
         )
-    scale = 2.0 * base.reward_scale
-    return (
-        {"reward_scale": scale},
-        f"rewards scaled by {scale:g} (trained at {base.reward_scale:g})",
-        None,
-    )
+    return _doubled_rewards(base)
 
 
 def _two_step_suite(name: str, base) -> tuple[dict, str, int | None]:
@@ -182,8 +193,7 @@ def _maze_suite(name: str, base) -> tuple[dict, str, int | None]:
             return _scheduled_reversal(
                 base, kinds, base.horizon, "goal swapped with its alternative square"
             )
-        hazard = 0.01 if "change_point" not in kinds else min(0.1, 5 * base.hazard)
-        drift = "+".join(kinds) if "change_point" in kinds else _with_kind(kinds, "change_point")
+        drift, hazard = _random_changes(kinds, base, 0.01, 0.1)
         return (
             {"drift": drift, "hazard": hazard},
             f"goal moves at random times (hazard {hazard:g})",
@@ -207,19 +217,13 @@ def _rule_grid_suite(name: str, base) -> tuple[dict, str, int | None]:
     if name == "drift":
         if "reversal" not in kinds:
             return _scheduled_reversal(base, kinds, horizon, "object rewards mirrored")
-        hazard = 0.02 if "change_point" not in kinds else min(0.2, 5 * base.hazard)
-        drift = "+".join(kinds) if "change_point" in kinds else _with_kind(kinds, "change_point")
+        drift, hazard = _random_changes(kinds, base, 0.02, 0.2)
         return (
             {"drift": drift, "hazard": hazard},
             f"ruleset redrawn at random times (hazard {hazard:g})",
             None,
         )
-    scale = 2.0 * base.reward_scale
-    return (
-        {"reward_scale": scale},
-        f"rewards scaled by {scale:g} (trained at {base.reward_scale:g})",
-        None,
-    )
+    return _doubled_rewards(base)
 
 
 # ------------------------------------------------------------------ references
