@@ -77,6 +77,9 @@ class FamilySpec:
     """None: the family has the ``train`` suite only."""
     references: References
     thinking_references: ThinkingReferences | None = None
+    ceiling_reference: str | None = None
+    """The reference told the task (an oracle planner) whose reward stands for the oracle
+    curve where the env has no expected-reward oracle (rule grid); None: no such agent."""
 
 
 # ------------------------------------------------------------------ suites
@@ -344,7 +347,13 @@ FAMILIES: dict[str, FamilySpec] = {
             "two_step", _STANDARD_SUITES, _two_step_suite, _two_step_references, _two_step_thinking
         ),
         FamilySpec("maze", _STANDARD_SUITES, _maze_suite, _maze_references, _maze_thinking),
-        FamilySpec("rule_grid", _STANDARD_SUITES, _rule_grid_suite, _no_references),
+        FamilySpec(
+            "rule_grid",
+            _STANDARD_SUITES,
+            _rule_grid_suite,
+            _no_references,
+            ceiling_reference="oracle_planner",
+        ),
         FamilySpec(OTHER, ("train",), None, _no_references),
     )
 }

@@ -45,6 +45,7 @@ from metarl.errors import ConfigError
 from metarl.evaluation import metrics
 from metarl.evaluation import statistics as st
 from metarl.evaluation.baselines import random_policy
+from metarl.evaluation.families import family_spec
 from metarl.evaluation.play import Player, Rollouts, checkpoint_maker
 from metarl.evaluation.references import reference_policies
 from metarl.evaluation.suites import Suite, check_suite, make_suite_env
@@ -198,6 +199,7 @@ def _summary_document(
             "steps_per_trial": layout.steps_per_trial if layout.unit == "trial" else None,
             "change_point_index": change_point_index(suite.change_step, layout),
             "variable_length_trials": layout.variable,
+            "oracle": _oracle_source(random_info, context),
         },
         "recovery": None
         if context.events is None
@@ -217,6 +219,15 @@ def _summary_document(
         },
         "agents": agents,
     }
+
+
+def _oracle_source(random_info: dict, context: SuiteContext) -> str | None:
+    """What in-context improvement is normalised by (None: no oracle, no improvement)."""
+    if context.oracle_curve is None:
+        return None
+    if "optimal_expected_reward" in random_info:
+        return "the env's expected reward of the optimal action"
+    return "the family's ceiling reference's reward on the same episodes"
 
 
 # ------------------------------------------------------------------ one suite
@@ -253,7 +264,8 @@ def evaluate_suite(
 
     stats_start = time.perf_counter()
     counts = st.bootstrap_counts(num_episodes, bootstrap_resamples, st.BOOTSTRAP_SEED)
-    agents, curves, context = summarize_suite(rollouts, suite.change_step, counts)
+    ceiling = family_spec(config.env.name).ceiling_reference
+    agents, curves, context = summarize_suite(rollouts, suite.change_step, counts, ceiling)
     stats_s = time.perf_counter() - stats_start
     summary = _summary_document(
         frozen,

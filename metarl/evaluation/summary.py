@@ -199,9 +199,19 @@ class SuiteContext:
 
 
 def suite_context(
-    views: dict[str, AgentView], random_info: dict, change_step: int | None, counts: np.ndarray
+    views: dict[str, AgentView],
+    random_info: dict,
+    change_step: int | None,
+    counts: np.ndarray,
+    ceiling: str | None = None,
 ) -> SuiteContext:
-    """The shared baselines of one suite: random's and the oracle's curves, windows, events."""
+    """The shared baselines of one suite: random's and the oracle's curves, windows, events.
+
+    The oracle curve is the env's ``optimal_expected_reward`` where it knows it; else,
+    where the family names a ``ceiling`` reference (an agent told the task, e.g. the
+    rule grid's oracle planner) that was played, that agent's realised reward on the
+    same episodes, so in-context improvement has a denominator there too.
+    """
     random_view = views[RANDOM]
     num_steps = random_view.rewards.shape[0]
     layout = trial_layout(random_info, num_steps)
@@ -211,6 +221,8 @@ def suite_context(
     if oracle_steps is not None:
         oracle_steps = np.asarray(oracle_steps, np.float64)
         oracle_curve = learning_curve(oracle_steps, random_view, layout)
+    elif ceiling is not None and ceiling in views:
+        oracle_curve = learning_curve(views[ceiling].rewards, views[ceiling], layout)
     early, late = metrics.default_windows(random_curve.shape[0])
     events = events_of(random_info)
     if events is not None and layout.unit == "trial":  # events per trial: any event inside it
@@ -379,16 +391,18 @@ def oracle_summary(context: SuiteContext) -> tuple[dict[str, Interval], dict[str
 
 
 def summarize_suite(
-    rollouts: dict, change_step: int | None, counts: np.ndarray
+    rollouts: dict, change_step: int | None, counts: np.ndarray, ceiling: str | None = None
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], SuiteContext]:
     """(agents, curves, context) of one suite; see the module docstring.
 
     ``rollouts`` maps agent names to ``Rollouts``: ``CHECKPOINT`` [seed, T, E],
     ``RANDOM`` and the references [T, E], all played on the same episodes.
+    ``ceiling`` names the reference that stands for the oracle where the env has
+    no expected-reward oracle (``suite_context``).
     """
     views = {name: agent_view(r.rewards, r.actions, r.info) for name, r in rollouts.items()}
     per_seed_views = seed_views(rollouts[CHECKPOINT])
-    context = suite_context(views, rollouts[RANDOM].info, change_step, counts)
+    context = suite_context(views, rollouts[RANDOM].info, change_step, counts, ceiling)
 
     def curves_of(prefix: str, view: AgentView) -> dict[str, np.ndarray]:
         return {f"{prefix}/{k}": v for k, v in agent_curves(view, context).items()}

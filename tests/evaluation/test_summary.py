@@ -85,3 +85,34 @@ def test_curves_carry_bands_and_episode_counts(suite):
         )
         assert np.all(curves[f"{name}/reward/episodes"] == EPISODES)
     assert f"{ORACLE}/reward/mean" in curves
+
+
+def test_a_ceiling_reference_stands_for_the_oracle_where_the_env_has_none():
+    """Rule-grid-like trials with no expected-reward oracle: in-context improvement is
+    normalised by the named ceiling agent's gap over random, and absent without it."""
+    rng = np.random.default_rng(1)
+    trials, per_trial, episodes = 4, 5, 256
+    trial = np.repeat(np.arange(trials), per_trial)[:, None] * np.ones((1, episodes), int)
+
+    def agent(levels, shape=(trials * per_trial, episodes)):
+        means = np.repeat(np.asarray(levels, float), per_trial)[:, None]
+        rewards = (rng.random(shape) < means).astype(np.float32)
+        info = {"trial": np.broadcast_to(trial, shape)}
+        return SimpleNamespace(rewards=rewards, actions=np.zeros(shape, int), info=info)
+
+    rollouts = {
+        CHECKPOINT: agent([0.2, 0.4, 0.5, 0.6], (1, trials * per_trial, episodes)),
+        RANDOM: agent([0.2] * trials),
+        "told": agent([0.8] * trials),
+    }
+    counts = st.bootstrap_counts(episodes, 200, 0)
+    without, _, _ = summarize_suite(rollouts, None, counts)
+    assert "in_context_improvement" not in without[CHECKPOINT]
+    agents, _, context = summarize_suite(rollouts, None, counts, ceiling="told")
+    assert context.layout.unit == "trial"
+    # (last-trial total - first-trial total) / (ceiling - random) per trial: (0.6-0.2)/(0.8-0.2).
+    value = agents[CHECKPOINT]["in_context_improvement"]
+    se = 1.0 / np.sqrt(episodes)  # per-episode improvement is ~0.5 in sd for these Bernoullis
+    assert abs(value.value - 2 / 3) < 4 * se
+    assert abs(agents[RANDOM]["in_context_improvement"].value) < 4 * se
+    assert ORACLE not in agents  # the ceiling is an agent of its own, not the env's oracle
