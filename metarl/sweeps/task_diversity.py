@@ -27,16 +27,24 @@ below. Per point, the pooled per-episode intervals stay beside them.
 from __future__ import annotations
 
 import functools
-import math
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 
-from metarl.interval import Interval
+from metarl.sweeps.diversity import (
+    Panel,
+    aggregate,
+    by_structure,
+    env_params,
+    largest_pool_config,
+    plot_panels,
+    stack,
+    training_params,
+    transition_text,
+)
 from metarl.sweeps.groups import num_tasks_of
-from metarl.sweeps.seeds import iqm_interval, seed_verdict
 
 EPISODES = 1024
 EVAL_SEED = 0
@@ -72,22 +80,9 @@ def _locator_maker():
     return lambda means: task_locator(means, "greedy")
 
 
-def _stack(trees: list[Any]) -> Any:
-    return jax.tree.map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *trees)
-
-
-def _env_params(configs, **extra) -> list[Any]:
-    from metarl import envs
-
-    return [envs.make(c.env.name, **{**c.env.overrides, **extra})[1] for c in configs]
-
-
 def _training_params(ctx) -> tuple[list[Any], list[np.ndarray | None]]:
     """Each point's training env params as its group trained them, and its N task means."""
-    by_point: list[Any] = [None] * len(ctx.configs)
-    for group in ctx.groups:
-        for config, index in zip(group.point_configs, group.point_indices, strict=True):
-            by_point[index] = _env_params([group.member_config(config)])[0]
+    by_point = training_params(ctx)
     means = []
     for config, params in zip(ctx.configs, by_point, strict=True):
         n = num_tasks_of(config)
@@ -97,16 +92,10 @@ def _training_params(ctx) -> tuple[list[Any], list[np.ndarray | None]]:
 
 def _stand_in_means(ctx, index: int) -> np.ndarray | None:
     """The largest finite pool of the same pool seed: the inf point's labelled stand-in."""
-    seed = ctx.configs[index].env.overrides.get("task_seed")
-    finite = [
-        (num_tasks_of(c), c)
-        for c in ctx.configs
-        if num_tasks_of(c) is not None and c.env.overrides.get("task_seed") == seed
-    ]
-    if not finite:
+    config = largest_pool_config(ctx.configs, index)
+    if config is None:
         return None
-    _, config = max(finite, key=lambda pair: pair[0])
-    params = _env_params([config], pool_capacity=None)[0]
+    params = env_params([config], pool_capacity=None)[0]
     return np.asarray(params.task_pool.means)
 
 
@@ -126,11 +115,8 @@ def _play_split(ctx, player, params_list, key, num_arms):
     num_points = len(params_list)
     agent = [None] * num_points
     thompson = [None] * num_points
-    buckets: dict[Any, list[int]] = {}
-    for i, params in enumerate(params_list):
-        buckets.setdefault(jax.tree.structure(params), []).append(i)
-    for indices in buckets.values():
-        stacked = _stack([params_list[i] for i in indices])
+    for indices in by_structure(params_list):
+        stacked = stack([params_list[i] for i in indices])
         rows = np.asarray(indices)
         point_params = jax.tree.map(lambda x, rows=rows: x[rows], ctx.params)
         mine = player.play(
@@ -155,14 +141,14 @@ def evaluate(ctx, episodes: int = EPISODES, eval_seed: int = EVAL_SEED) -> dict[
     from metarl.evaluation.play import Player, checkpoint_maker
 
     configs = ctx.configs
-    held_params = _env_params(configs, split="held_out")
+    held_params = env_params(configs, split="held_out")
     env, first = envs.make(configs[0].env.name, **{**configs[0].env.overrides, "split": "held_out"})
     num_arms, num_steps = int(first.num_arms), int(first.max_steps_in_episode)
     reward_scale = float(first.reward_scale)
     player = Player(env, episodes, num_steps)
     key = jax.random.PRNGKey(eval_seed)
     ctx.log(f"sweep: evaluating {len(configs)} points on {episodes} held-out episodes each")
-    stacked_held = _stack(held_params)
+    stacked_held = stack(held_params)
     agent_held = player.play(
         checkpoint_maker(ctx.agent),
         stacked_held,
@@ -201,7 +187,7 @@ def evaluate(ctx, episodes: int = EPISODES, eval_seed: int = EVAL_SEED) -> dict[
                 metrics,
             )
         )
-    by_n = _aggregate(points)
+    by_n = aggregate(points, MEASURES)
     return {
         "format_version": FORMAT_VERSION,
         "sweep": ctx.sweep.name,
@@ -213,7 +199,7 @@ def evaluate(ctx, episodes: int = EPISODES, eval_seed: int = EVAL_SEED) -> dict[
         "seeds_per_point": configs[0].run.num_seeds,
         "points": points,
         "by_num_tasks": by_n,
-        "transition": _transition_text(by_n),
+        "transition": transition_text(by_n),
     }
 
 
@@ -304,74 +290,31 @@ def _point_summary(
     }
 
 
-def _aggregate(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per N: IQM over (pool seeds x training seeds), stratified by pool seed."""
-    order: list[Any] = []
-    for p in points:
-        if p["num_tasks"] not in order:
-            order.append(p["num_tasks"])
-    rows = []
-    for n in order:
-        mine = [p for p in points if p["num_tasks"] == n]
-        iqm = {
-            name: iqm_interval(np.stack([np.asarray(p["per_seed"][name]) for p in mine], axis=1))
-            for name in MEASURES
-        }
-        references = {
-            key: float(np.mean([p["references"][key] for p in mine if key in p["references"]]))
-            for key in mine[0]["references"]
-        }
-        rows.append(
-            {
-                "num_tasks": n,
-                "pool_seeds": [p["task_seed"] for p in mine],
-                "runs": sum(len(p["per_seed"]["held_out_return"]) for p in mine),
-                "iqm": iqm,
-                "references": references,
-                "verdict": seed_verdict(iqm["likelihood_difference"], "learner", "locator"),
-                "stand_in_locator": n == "inf",
-            }
-        )
-    return rows
-
-
-def _transition_text(rows: list[dict[str, Any]]) -> str:
-    parts = [
-        f"N={r['num_tasks']}: {r['verdict']} {Interval.format(r['iqm']['likelihood_difference'], '+.3f')}"
-        + (" (stand-in locator)" if r["stand_in_locator"] else "")
-        for r in rows
-    ]
-    return (
-        "seed-level verdict (IQM of learner - locator per choice, 95% stratified bootstrap): "
-        + "; ".join(parts)
-    )
-
-
 # --------------------------------------------------------------------------- figure
 PANELS = (
-    (
+    Panel(
         "held_out_return",
         "held-out return",
         "total reward per episode",
         ("thompson_sampling", "task_locator"),
     ),
-    (
+    Panel(
         "held_out_improvement",
         "held-out in-context improvement",
         "(late - early reward) / (oracle - random)",
         ("thompson_improvement", "locator_improvement"),
     ),
-    (
+    Panel(
         "memorisation_advantage",
         "memorisation advantage",
         "(train - held-out) return gap vs Thompson",
-        (),
+        zero_line=True,
     ),
-    (
+    Panel(
         "likelihood_difference",
         "learner - locator (inf: largest pool as stand-in)",
         "log-likelihood per choice (nats)",
-        (),
+        zero_line=True,
     ),
 )
 REFERENCE_STYLE = {
@@ -382,73 +325,20 @@ REFERENCE_STYLE = {
 }
 
 
-def _x_positions(labels: list[Any]) -> np.ndarray:
-    """log2(N) for finite N; inf one step right of the largest."""
-    finite = [math.log2(n) for n in labels if n != "inf"]
-    right = (max(finite) if finite else 0.0) + 2.0
-    return np.array([right if n == "inf" else math.log2(n) for n in labels])
-
-
 def plot(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     """``<out>/task_diversity.{png,pdf}``: every run faint, the IQM with its 95% band."""
-    from metarl.plotting import agg_pyplot, save_figure
-
-    plt = agg_pyplot()
     rows = summary["by_num_tasks"]
-    labels = [r["num_tasks"] for r in rows]
-    xs = _x_positions(labels)
-    x_of = dict(zip([str(n) for n in labels], xs, strict=True))
-    fig, axes = plt.subplots(
-        1, len(PANELS), figsize=(4.2 * len(PANELS), 3.8), constrained_layout=True
+    return plot_panels(
+        summary,
+        out_dir,
+        PANELS,
+        REFERENCE_STYLE,
+        stem="task_diversity",
+        title=(
+            f"Task diversity: {summary['seeds_per_point']} training seeds x "
+            f"{len(rows[0]['pool_seeds'])} pool seeds per N, "
+            f"{summary['env_steps_per_run'] / 1e6:.1f}M env steps per run, "
+            f"{summary['episodes']} held-out episodes"
+        ),
+        xlabel="training tasks N (log scale; inf = fresh draw)",
     )
-    for index, (ax, (measure, title, ylabel, references)) in enumerate(
-        zip(axes, PANELS, strict=True)
-    ):
-        runs: dict[tuple[Any, int], list[tuple[float, float]]] = {}
-        for point in summary["points"]:
-            for s, value in enumerate(point["per_seed"][measure]):
-                if value is not None:
-                    runs.setdefault((point["task_seed"], s), []).append(
-                        (x_of[str(point["num_tasks"])], value)
-                    )
-        for k, line in enumerate(runs.values()):
-            line.sort()
-            ax.plot(
-                *zip(*line, strict=True),
-                color="tab:blue",
-                alpha=0.25,
-                lw=0.8,
-                marker=".",
-                label="each run (pool seed x training seed)" if k == 0 else None,
-            )
-        iqm = [
-            Interval.from_json(r["iqm"][measure])
-            if isinstance(r["iqm"][measure], dict)
-            else r["iqm"][measure]
-            for r in rows
-        ]
-        values = np.array([e.value for e in iqm])
-        low = np.array([e.low for e in iqm])
-        high = np.array([e.high for e in iqm])
-        ax.plot(xs, values, color="tab:blue", lw=2, marker="o", label="agent IQM, 95% CI")
-        ax.fill_between(xs, low, high, color="tab:blue", alpha=0.2)
-        for ref in references:
-            ys = [r["references"].get(ref, np.nan) for r in rows]
-            name, color = REFERENCE_STYLE[ref]
-            ax.plot(xs, ys, color=color, ls="--", lw=1.2, label=name)
-        if measure in ("memorisation_advantage", "likelihood_difference"):
-            ax.axhline(0.0, color="0.4", lw=0.8)
-        ax.set_title(title, fontsize=10)
-        ax.set_xticks(xs, [str(n) for n in labels])
-        ax.set_xlabel("training tasks N (log scale; inf = fresh draw)")
-        ax.set_ylabel(ylabel, fontsize=9)
-        if index == 0:  # one legend: the same styles in every panel
-            ax.legend(fontsize=7, loc="lower right")
-    fig.suptitle(
-        f"Task diversity: {summary['seeds_per_point']} training seeds x "
-        f"{len(rows[0]['pool_seeds'])} pool seeds per N, "
-        f"{summary['env_steps_per_run'] / 1e6:.1f}M env steps per run, "
-        f"{summary['episodes']} held-out episodes",
-        fontsize=11,
-    )
-    return save_figure(fig, Path(out_dir), "task_diversity", ("png", "pdf"))
