@@ -330,3 +330,28 @@ def test_installed_entry_point_reports_config_error_without_traceback(experiment
     assert result.stderr.strip().splitlines() == [
         "metarl: error: config: field 'run.num_envs' = -3 is out of range; allowed: [1, inf]"
     ]
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        # More training rulesets than the prior has: the pool search would never end.
+        ("env.overrides.num_tasks=2000", "field 'num_tasks': the prior has only 1216 distinct"),
+        # No positive reward left while every ruleset must have one: an empty ruleset space.
+        ("env.overrides.reward_values=(-1.0,0.0)", "field 'reward_values' has no positive reward"),
+        # A held-out split that cannot be disjoint from a 1000-ruleset pool.
+        (
+            "env.overrides.split=held_out",
+            "field 'held_out_size': the prior has only 1216 distinct rulesets, fewer than the 1256",
+        ),
+    ],
+)
+def test_rule_grid_ruleset_space_errors_name_the_field_before_compiling(
+    assignment, message, no_compile, capsys, tmp_path
+):
+    run_dir = tmp_path / "run"
+    argv = ["train", "rule_grid_default", "--set", "env.overrides.num_tasks=1000"]
+    code, _, err = _run([*argv, "--set", assignment, "--run-dir", str(run_dir)], capsys)
+    assert code == cli.EXIT_CONFIG
+    assert message in err and "Traceback" not in err
+    assert not run_dir.exists()
