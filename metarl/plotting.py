@@ -209,7 +209,9 @@ def _totals_panel(ax, summary, names, references) -> None:
             # A percentile interval may (rarely) sit beside its point estimate.
             xerr = [[max(mean - low, 0.0)], [max(high - mean, 0.0)]]
             ax.errorbar(mean, row, xerr=xerr, color="black", capsize=3, lw=1)
-        ax.text(mean, row, f"  {mean:.2f}", va="center", ha="left", fontsize=8)
+        # Written past the interval's end, so the value never sits on the error bar.
+        end = mean if high is None else max(mean, high)
+        ax.text(end, row, f"  {mean:.2f}", va="center", ha="left", fontsize=8)
     ax.set_yticks(range(len(rows)), [_style(n, references)["label"] for n in rows], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("total reward per episode (mean, 95% CI)")
