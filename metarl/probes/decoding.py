@@ -18,8 +18,10 @@ every score comes with controls run on the same histories and the same split:
 Targets: the bandit's belief statistics (``belief_targets``: posterior means, pull
 counts, the posterior's best arm, steps since a change-point) and the maze's
 (``maze_targets``: goal square, own square, visited squares, recorded through
-``with_ground_truth`` since ``evaluate_policy`` does not keep them); any other
-per-step array works with ``decode_targets``.
+``with_ground_truth`` since ``evaluate_policy`` does not keep them), and the rule
+grid's (``rule_grid_beliefs.rule_grid_targets``: each type's reward sign, the types
+tried so far, the ruleset learner's posterior-mean rewards); any other per-step
+array works with ``decode_targets``.
 
 Episodes, not steps, are split into fit and test sets: steps of one episode are
 strongly correlated, so a split by steps would score memorisation.
@@ -35,12 +37,12 @@ import numpy as np
 import scipy.optimize
 
 from metarl.evaluation.agent_policy import agent_policy
-from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs
 from metarl.evaluation.replay import replay_policy
 from metarl.evaluation.rollout import EpisodeBatch
 from metarl.plotting import CHECKPOINT_COLOR, REFERENCE_COLORS
 from metarl.probes import choice_models, figures
 from metarl.probes.bandit_agents import bandit_episodes, bandit_setting
+from metarl.probes.ground_truth import with_ground_truth
 from metarl.probes.protocol import (
     Probe,
     ProbeContext,
@@ -49,6 +51,7 @@ from metarl.probes.protocol import (
     hidden_states,
     text_number,
 )
+from metarl.probes.rule_grid_beliefs import rule_grid_episodes, rule_grid_history, rule_grid_targets
 
 # Ridge penalties tried, relative to the number of fit samples (features are standardised,
 # so X^T X / n has unit diagonal): from ordinary least squares to heavy shrinkage.
@@ -110,25 +113,6 @@ def belief_targets(
     if change is not None and np.asarray(change).any():
         targets["steps_since_change"] = steps_since_change(np.asarray(change))[..., None]
     return targets
-
-
-def with_ground_truth(policy, read) -> FunctionalPolicy:
-    """``policy`` unchanged, its extras plus ``ground_truth = read(env_state)`` at every step.
-
-    ``read`` gets the batched env state before acting (``PolicyInputs.privileged_state``)
-    and returns a dict of arrays [B, ...]. The wrapped policy gets exactly the inputs it
-    got before (a trained agent never reads the env state): the wrapper only *records*
-    ground truth that ``evaluate_policy`` does not (e.g. the maze goal and position),
-    so it can become decoding targets. Evaluate with ``record_extras=True``.
-    """
-
-    def act(carry, inputs: PolicyInputs, key):
-        carry, action, extras = policy.act(carry, inputs, key)
-        return carry, action, {**extras, "ground_truth": read(inputs.privileged_state)}
-
-    return FunctionalPolicy(
-        init_carry_fn=policy.init_carry, act_fn=act, num_actions=policy.num_actions
-    )
 
 
 def read_maze_state(env_state) -> dict:
@@ -471,10 +455,14 @@ def maze_decoding_episodes(ctx: ProbeContext):
 
 
 def run(ctx: ProbeContext) -> ProbeResult:
-    """Belief statistics (bandits) or goal / position / visited squares (mazes) from the hidden state."""
+    """Belief statistics (bandits), goal / position / visited squares (mazes), or the ruleset's
+    signs, the types tried and the learner's posterior (rule grids) from the hidden state."""
     start = time.perf_counter()
     if ctx.family == "maze":
         batch, targets = maze_decoding_episodes(ctx)
+    elif ctx.family == "rule_grid":
+        batch = rule_grid_episodes(ctx, ("checkpoint",))[0]["checkpoint"]
+        targets = rule_grid_targets(rule_grid_history(batch, ctx.env_params), ctx.env_params)
     else:
         batches, _, _ = bandit_episodes(ctx, ("checkpoint",))
         batch = batches["checkpoint"]
@@ -619,7 +607,7 @@ def draw(fig, summary: dict, arrays: dict) -> None:
 
 PROBE = Probe(
     name="decoding",
-    families=("bandit", "maze"),
+    families=("bandit", "maze", "rule_grid"),
     allowed_verdicts=VERDICTS,
     description="linear decoding of beliefs from the hidden state vs a random network and a clock",
     run=run,

@@ -13,6 +13,8 @@ from metarl.probes import (
     difficulty,
     likelihood,
     model_fit,
+    recovery,
+    rule_likelihood,
     thinking,
     two_step,
     volatility,
@@ -24,8 +26,10 @@ PROBES: tuple[Probe, ...] = (
     model_fit.PROBE,
     two_step.PROBE,
     difficulty.PROBE,
+    rule_likelihood.PROBE,
     decoding.PROBE,
     volatility.PROBE,
+    recovery.PROBE,
     thinking.PROBE,
 )
 """Every probe; a family's probes run (``--probe all``) in this order."""
@@ -49,7 +53,12 @@ VERDICTS: dict[str, tuple[str, ...]] = {probe.name: probe.allowed_verdicts for p
 
 PROBE_DESCRIPTIONS: dict[str, str] = {probe.name: probe.description for probe in PROBES}
 
-FAMILY_TITLES = {"bandit": "bandits", "two_step": "two-step", "maze": "mazes"}
+FAMILY_TITLES = {
+    "bandit": "bandits",
+    "two_step": "two-step",
+    "maze": "mazes",
+    "rule_grid": "rule grids",
+}
 """How the help text names a family (its name otherwise)."""
 
 

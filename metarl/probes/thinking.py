@@ -91,6 +91,13 @@ def rewarded_trials(batch: EpisodeBatch) -> jax.Array:
     return rewarded.sum(0)
 
 
+def reward_per_trial(batch: EpisodeBatch) -> jax.Array:
+    """[episode] mean reward per trial (trials end where ``trial_boundary`` is set): the rule
+    grid's success, where rewards come from many collections per trial, of either sign."""
+    trials = jnp.maximum(jnp.asarray(batch.info["trial_boundary"]).sum(0), 1)
+    return batch.rewards.sum(0) / trials
+
+
 @dataclasses.dataclass(frozen=True)
 class ThinkingCurve:
     """Per K: means and 95% half-widths over episodes, and paired differences from K = 0."""
@@ -189,8 +196,14 @@ def thinking_curve(
 # ------------------------------------------------------------------ the probe
 
 VERDICTS = ("improves", "worsens", "mixed", "no_change")
-SUCCESS_MEASURES = {"maze": "goals reached", "two_step": "rewarded trials"}
-"""What ``rewarded_trials`` counts per family (bandits: rewarded pulls)."""
+SUCCESS_MEASURES = {
+    "maze": "goals reached",
+    "two_step": "rewarded trials",
+    "rule_grid": "reward per trial",
+}
+"""What the success measure counts per family (bandits: rewarded pulls)."""
+SUCCESS_FUNCTIONS = {"rule_grid": reward_per_trial}
+"""Families whose success is not ``rewarded_trials``."""
 
 
 def thinking_references(ctx: ProbeContext) -> tuple[dict, dict[str, str]]:
@@ -221,16 +234,14 @@ def thinking_label(gains: np.ndarray, halves: np.ndarray) -> str:
 def run(ctx: ProbeContext) -> ProbeResult:
     """Return and success per thinking budget K (extra frozen core steps on each input)."""
     start = time.perf_counter()
-    curves = {
-        "checkpoint": thinking_curve(
-            ctx.policy(), ctx.env, ctx.env_params, ctx.key, DEFAULT_KS, ctx.num_episodes
-        )
-    }
+    success = SUCCESS_FUNCTIONS.get(ctx.family, rewarded_trials)
     policies, described = thinking_references(ctx)
-    for name, policy in policies.items():
-        curves[name] = thinking_curve(
-            policy, ctx.env, ctx.env_params, ctx.key, DEFAULT_KS, ctx.num_episodes
+    curves = {
+        name: thinking_curve(
+            policy, ctx.env, ctx.env_params, ctx.key, DEFAULT_KS, ctx.num_episodes, None, success
         )
+        for name, policy in {"checkpoint": ctx.policy(), **policies}.items()
+    }
     rollout_s = time.perf_counter() - start
     agents = {}
     for name, curve in curves.items():
@@ -321,7 +332,7 @@ def draw(fig, summary: dict, arrays: dict) -> None:
 
 PROBE = Probe(
     name="thinking",
-    families=("bandit", "two_step", "maze"),
+    families=("bandit", "two_step", "maze", "rule_grid"),
     allowed_verdicts=VERDICTS,
     description="return per number K of extra core steps before acting",
     run=run,

@@ -41,7 +41,7 @@ def _probe_modules() -> dict[str, object]:
 
 def test_every_probe_module_is_registered_once_under_its_own_name():
     modules = _probe_modules()
-    assert len(registry.PROBES) == len(registry.BY_NAME) == len(modules) == 7
+    assert len(registry.PROBES) == len(registry.BY_NAME) == len(modules) == 9
     for name, module in modules.items():
         assert module.PROBE.name == name
         assert sum(probe is module.PROBE for probe in registry.PROBES) == 1
@@ -50,7 +50,9 @@ def test_every_probe_module_is_registered_once_under_its_own_name():
 
 def test_per_family_lists_are_derived_and_equal_the_old_table():
     derived = registry.PROBES_BY_FAMILY
-    assert list(derived) == list(PROBES_BY_FAMILY_BEFORE_THE_REGISTRY)
+    # The rule grid came after the registry; it runs its probes in registry order too.
+    assert list(derived) == [*PROBES_BY_FAMILY_BEFORE_THE_REGISTRY, "rule_grid"]
+    assert derived["rule_grid"] == ("rule_likelihood", "decoding", "recovery", "thinking")
     for family, names in PROBES_BY_FAMILY_BEFORE_THE_REGISTRY.items():
         assert set(derived[family]) == set(names)
         for name in derived[family]:
@@ -91,8 +93,10 @@ def test_unknown_and_inapplicable_names_are_refused_listing_the_allowed_ones():
     )
     with pytest.raises(ConfigError, match="'difficulty' does not apply to 'two-step-v0'"):
         check_probes("two-step-v0", "two_step,difficulty")
-    with pytest.raises(ConfigError, match="probes exist for the bandit, two_step and maze"):
-        check_probes("rule-grid-v0", "all")
+    with pytest.raises(
+        ConfigError, match="probes exist for the bandit, two_step, maze and rule_grid families"
+    ):
+        check_probes("CartPole-v1", "all")
     assert check_probes("maze-v0", "thinking,difficulty") == ["difficulty", "thinking"]
     assert check_probes("maze-v0", "all") == list(registry.PROBES_BY_FAMILY["maze"])
 
