@@ -31,6 +31,9 @@ from metarl.sweeps.seeds import iqm_interval, seed_verdict
 
 VERDICT_MEASURE = "likelihood_difference"
 """The measure whose seed-level interval gives the verdict: learner - locator log-likelihood."""
+NOT_AVAILABLE = "not available"
+OUTSIDE = "outside"
+"""``plot_panels(legend_loc=OUTSIDE)``: one legend of every panel's entries below the figure."""
 
 
 # --------------------------------------------------------------------------- params
@@ -67,17 +70,22 @@ def by_structure(params_list: Sequence[Any]) -> list[list[int]]:
     return list(buckets.values())
 
 
-def largest_pool_config(configs, index: int):
-    """The config of the largest finite pool with point ``index``'s pool seed (None if none)."""
+def largest_pool_index(configs, index: int) -> int | None:
+    """Index of the largest finite pool with point ``index``'s pool seed (None if none;
+    the first such point when several have that size)."""
     seed = configs[index].env.overrides.get("task_seed")
     finite = [
-        (num_tasks_of(c), k, c)
+        (num_tasks_of(c), -k)
         for k, c in enumerate(configs)
         if num_tasks_of(c) is not None and c.env.overrides.get("task_seed") == seed
     ]
-    if not finite:
-        return None
-    return max(finite, key=lambda item: (item[0], -item[1]))[2]
+    return -max(finite)[1] if finite else None
+
+
+def largest_pool_config(configs, index: int):
+    """The config of the largest finite pool with point ``index``'s pool seed (None if none)."""
+    k = largest_pool_index(configs, index)
+    return None if k is None else configs[k]
 
 
 def num_tasks_label(config) -> int | str:
@@ -114,11 +122,19 @@ def aggregate(
                 "runs": sum(len(p["per_seed"][measures[0]]) for p in mine),
                 "iqm": iqm,
                 "references": references,
-                "verdict": seed_verdict(iqm[verdict_measure], "learner", "locator"),
+                "verdict": verdict_of(iqm[verdict_measure]),
                 "stand_in_locator": n == "inf",
             }
         )
     return rows
+
+
+def verdict_of(interval: Interval) -> str:
+    """'learner' above 0, 'locator' below, 'undecided' across it; 'not available' without a value
+    (no likelihood was measured: no locator pool, or no probe for the family)."""
+    if not math.isfinite(interval.value):
+        return NOT_AVAILABLE
+    return seed_verdict(interval, "learner", "locator")
 
 
 def transition_text(rows: list[dict[str, Any]], verdict_measure: str = VERDICT_MEASURE) -> str:
@@ -220,7 +236,7 @@ def _draw_panel(ax, summary: dict[str, Any], panel: Panel, xs, x_of, styles, leg
         ax.axhline(0.0, color="0.4", lw=0.8)
     ax.set_title(panel.title, fontsize=10)
     ax.set_ylabel(panel.ylabel, fontsize=9)
-    if legend:  # one legend: the same styles in every panel
+    if legend and legend != OUTSIDE:  # one legend: the same styles in every panel
         ax.legend(fontsize=7, loc=legend)
 
 
@@ -243,11 +259,27 @@ def plot_panels(
     xs = x_positions(labels)
     x_of = dict(zip([str(n) for n in labels], xs, strict=True))
     fig, axes = plt.subplots(
-        1, len(panels), figsize=(4.2 * len(panels), 3.8), constrained_layout=True
+        1,
+        len(panels),
+        figsize=(4.2 * len(panels), 3.8 + (0.8 if legend_loc == OUTSIDE else 0.0)),
+        constrained_layout=True,
     )
     for index, (ax, panel) in enumerate(zip(np.atleast_1d(axes), panels, strict=True)):
         _draw_panel(ax, summary, panel, xs, x_of, styles, legend_loc if index == 0 else None)
         ax.set_xticks(xs, [str(n) for n in labels])
         ax.set_xlabel(xlabel)
+    if legend_loc == OUTSIDE:
+        # Every panel's entries once, below the panels: many references would hide the data.
+        entries: dict[str, Any] = {}
+        for ax in np.atleast_1d(axes):
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                entries.setdefault(label, handle)
+        fig.legend(
+            list(entries.values()),
+            list(entries),
+            loc="outside lower center",
+            ncol=min(len(entries), 4),
+            fontsize=8,
+        )
     fig.suptitle(title, fontsize=11)
     return save_figure(fig, Path(out_dir), stem, ("png", "pdf"))
