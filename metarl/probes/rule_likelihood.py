@@ -63,7 +63,8 @@ from metarl.probes.rule_grid_beliefs import (
 )
 
 VERDICTS = ("learner", "locator", "undecided")
-MODELS = ("learner", "locator")
+MODELS = ("learner", "locator", "distance_only")
+"""The two beliefs, and the floor both must beat: the distance term alone (beta = 0)."""
 MAX_INVERSE_TEMPERATURE = 1e3
 """Upper bound of beta per unit of the prior's reward span (the bandit probe's bound,
 whose values span [0, 1]): a wrong choice at a value gap of a third costs 333 nats."""
@@ -130,7 +131,7 @@ def choice_log_probs(values, distance, present, chosen, beta: float, gamma: floa
     return log_probs[rows, chosen], gradient
 
 
-def fit_choice_model(values, events: ChoiceEvents, weights, span: float) -> tuple[float, float]:
+def fit_choice_model(values, events: ChoiceEvents, weights, max_beta: float) -> tuple[float, float]:
     """(beta, gamma) maximising the ``weights``-weighted log-likelihood ([E] weights)."""
 
     def negative(theta):
@@ -141,10 +142,10 @@ def fit_choice_model(values, events: ChoiceEvents, weights, span: float) -> tupl
 
     result = scipy.optimize.minimize(
         negative,
-        np.array([1.0, 0.0]),
+        np.array([min(1.0, max_beta), 0.0]),
         jac=True,
         method="L-BFGS-B",
-        bounds=[(0.0, MAX_INVERSE_TEMPERATURE / span), (-MAX_DISTANCE_WEIGHT, MAX_DISTANCE_WEIGHT)],
+        bounds=[(0.0, max_beta), (-MAX_DISTANCE_WEIGHT, MAX_DISTANCE_WEIGHT)],
     )
     return float(result.x[0]), float(result.x[1])
 
@@ -157,6 +158,8 @@ class RuleLikelihoodComparison:
     """model -> held-out mean log-probability per choice."""
     difference: Interval
     """Mean over episodes of the per-choice held-out log-likelihood difference, learner - locator."""
+    belief_gain: dict[str, Interval]
+    """learner / locator -> the same difference over the distance-only model (beta = 0)."""
     verdict: str
     difference_by_known: np.ndarray
     """[K] mean difference over choices made knowing 0, 1, ... K-1 types' rewards (NaN: none)."""
@@ -167,16 +170,43 @@ class RuleLikelihoodComparison:
     def summary(self) -> dict:
         row = dataclasses.asdict(self)
         row["difference"] = self.difference
+        row["belief_gain"] = dict(self.belief_gain)
         row["difference_by_known"] = [float(x) for x in self.difference_by_known]
         return row
 
 
-def verdict_label(difference: Interval) -> str:
-    if difference.above(0.0):
+def verdict_label(difference: Interval, belief_gain: dict[str, Interval]) -> str:
+    """The better belief where the difference's interval excludes 0 and that belief also
+    explains the choices better than distance alone (else a reward-blind agent, whose
+    fits differ by rounding, could be called one or the other)."""
+    if difference.above(0.0) and belief_gain["learner"].above(0.0):
         return "learner"
-    if difference.below(0.0):
+    if difference.below(0.0) and belief_gain["locator"].above(0.0):
         return "locator"
     return "undecided"
+
+
+def _held_out(values, events: ChoiceEvents, halves, max_beta: float) -> np.ndarray:
+    """[E] log-probability of each choice under the fit to the other half of the episodes."""
+    out = np.zeros(len(events.chosen))
+    for fit_half, score_half in (halves, halves[::-1]):
+        weights = np.isin(events.episode, fit_half).astype(float)
+        beta, gamma = fit_choice_model(values, events, weights, max_beta)
+        scored = np.isin(events.episode, score_half)
+        out[scored] = choice_log_probs(
+            values, events.distance, events.present, events.chosen, beta, gamma
+        )[0][scored]
+    return out
+
+
+def episode_interval(per_choice: np.ndarray, events: ChoiceEvents) -> Interval:
+    """Mean over episodes (with a choice) of each episode's mean per choice; 95% normal interval."""
+    counts = np.bincount(events.episode, minlength=events.num_episodes)
+    sums = np.bincount(events.episode, weights=per_choice, minlength=events.num_episodes)
+    has = counts > 0
+    if has.sum() < 2:
+        return Interval(float("nan"))
+    return Interval.from_half_width(*mean_interval(sums[has] / counts[has]))
 
 
 def compare_rule_models(events: ChoiceEvents, span: float, seed: int = 0):
@@ -185,43 +215,33 @@ def compare_rule_models(events: ChoiceEvents, span: float, seed: int = 0):
         raise ValueError(f"cross-validation needs at least 4 episodes, got {events.num_episodes}")
     order = np.random.default_rng(seed).permutation(events.num_episodes)
     halves = (order[: events.num_episodes // 2], order[events.num_episodes // 2 :])
-    held_out = {model: np.zeros(len(events.chosen)) for model in MODELS}
-    fitted = {}
+    values = {**events.values, "distance_only": np.zeros(events.present.shape)}
+    held_out, fitted = {}, {}
     for model in MODELS:
-        values = events.values[model]
-        for fit_half, score_half in (halves, halves[::-1]):
-            beta, gamma = fit_choice_model(
-                values, events, np.isin(events.episode, fit_half).astype(float), span
-            )
-            scored = np.isin(events.episode, score_half)
-            held_out[model][scored] = choice_log_probs(
-                values, events.distance, events.present, events.chosen, beta, gamma
-            )[0][scored]
-        beta, gamma = fit_choice_model(values, events, np.ones(len(events.chosen)), span)
+        max_beta = 0.0 if model == "distance_only" else MAX_INVERSE_TEMPERATURE / span
+        held_out[model] = _held_out(values[model], events, halves, max_beta)
+        beta, gamma = fit_choice_model(values[model], events, np.ones(len(events.chosen)), max_beta)
         fitted[model] = {"inverse_temperature": beta, "distance_weight": gamma}
     per_choice = held_out["learner"] - held_out["locator"]
-    counts = np.bincount(events.episode, minlength=events.num_episodes)
-    sums = np.bincount(events.episode, weights=per_choice, minlength=events.num_episodes)
-    has = counts > 0
-    if has.sum() < 2:
-        difference = Interval(float("nan"))
-    else:
-        difference = Interval.from_half_width(*mean_interval(sums[has] / counts[has]))
-    num_types = events.present.shape[-1]
+    difference = episode_interval(per_choice, events)
+    gain = {
+        m: episode_interval(held_out[m] - held_out["distance_only"], events) for m in MODELS[:2]
+    }
     by_known = np.array(
         [
             per_choice[events.num_known == j].mean() if np.any(events.num_known == j) else np.nan
-            for j in range(num_types)
+            for j in range(events.present.shape[-1])
         ]
     )
     return RuleLikelihoodComparison(
         fitted=fitted,
         log_lik_per_choice={m: float(held_out[m].mean()) for m in MODELS},
         difference=difference,
-        verdict=verdict_label(difference),
+        belief_gain=gain,
+        verdict=verdict_label(difference, gain),
         difference_by_known=by_known,
         num_choices=int(len(events.chosen)),
-        num_episodes=int(has.sum()),
+        num_episodes=int(np.unique(events.episode).size),
     )
 
 
