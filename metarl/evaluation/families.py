@@ -270,6 +270,15 @@ def _maze_references(context: ReferenceContext) -> dict[str, Policy]:
     return maze_references(context.env_params)
 
 
+def _rule_grid_references(context: ReferenceContext) -> dict[str, Policy]:
+    """Oracle, ruleset learner and locator, memoryless collector (oracle and collector only
+    for a continuous prior). The learner and locator divide rewards by the suite's
+    ``reward_scale`` themselves: they are told the unit, as the bandit references are."""
+    from metarl.evaluation.baselines.rule_grid import rule_grid_references
+
+    return rule_grid_references(context.env_params, context.train_env_params)
+
+
 def _no_references(context: ReferenceContext) -> dict[str, Policy]:
     return {}
 
@@ -351,7 +360,7 @@ FAMILIES: dict[str, FamilySpec] = {
             "rule_grid",
             _STANDARD_SUITES,
             _rule_grid_suite,
-            _no_references,
+            _rule_grid_references,
             ceiling_reference="oracle_planner",
         ),
         FamilySpec(OTHER, ("train",), None, _no_references),

@@ -41,7 +41,13 @@ def test_references_come_from_the_family_spec():
     refs = reference_policies("two-step-v0", env, params, params, only=["model_based"])
     assert list(refs) == ["random", "model_based"]
     env, params = menvs.make("rule-grid-v0")
-    assert list(reference_policies("rule-grid-v0", env, params, params)) == ["random"]
+    assert list(reference_policies("rule-grid-v0", env, params, params)) == [
+        "random",
+        "oracle_planner",
+        "ruleset_learner",
+        "ruleset_locator",
+        "memoryless_collector",
+    ]
     with pytest.raises(ConfigError, match="'gittins' not available for 'rule-grid-v0'"):
         reference_policies("rule-grid-v0", env, params, params, only=["gittins"])
 
