@@ -95,9 +95,17 @@ def num_tasks_label(config) -> int | str:
 
 # --------------------------------------------------------------------------- per-N table
 def aggregate(
-    points: list[dict[str, Any]], measures: Sequence[str], verdict_measure: str = VERDICT_MEASURE
+    points: list[dict[str, Any]],
+    measures: Sequence[str],
+    verdict_measure: str = VERDICT_MEASURE,
+    gain_measures: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per N: IQM over (pool seeds x training seeds), stratified by pool seed; the verdict."""
+    """Per N: IQM over (pool seeds x training seeds), stratified by pool seed; the verdict.
+
+    ``gain_measures`` (learner's, locator's): per-seed gains of each belief over a
+    belief-free model; a verdict then also needs the named belief's gain above 0
+    (``verdict_of``).
+    """
     order: list[Any] = []
     for p in points:
         if p["num_tasks"] not in order:
@@ -122,19 +130,30 @@ def aggregate(
                 "runs": sum(len(p["per_seed"][measures[0]]) for p in mine),
                 "iqm": iqm,
                 "references": references,
-                "verdict": verdict_of(iqm[verdict_measure]),
+                "verdict": verdict_of(iqm[verdict_measure], *(iqm[g] for g in gain_measures or ())),
                 "stand_in_locator": n == "inf",
             }
         )
     return rows
 
 
-def verdict_of(interval: Interval) -> str:
+def verdict_of(
+    interval: Interval, learner_gain: Interval | None = None, locator_gain: Interval | None = None
+) -> str:
     """'learner' above 0, 'locator' below, 'undecided' across it; 'not available' without a value
-    (no likelihood was measured: no locator pool, or no probe for the family)."""
+    (no likelihood was measured: no locator pool, or no probe for the family).
+
+    With the beliefs' gains over a belief-free model, the named belief must also beat it
+    (its gain's interval above 0): an agent blind to rewards fits both beliefs equally
+    badly, and a difference of rounding size must not name it.
+    """
     if not math.isfinite(interval.value):
         return NOT_AVAILABLE
-    return seed_verdict(interval, "learner", "locator")
+    verdict = seed_verdict(interval, "learner", "locator")
+    gain = {"learner": learner_gain, "locator": locator_gain}.get(verdict)
+    if gain is not None and not gain.above(0.0):
+        return "undecided"
+    return verdict
 
 
 def transition_text(rows: list[dict[str, Any]], verdict_measure: str = VERDICT_MEASURE) -> str:
