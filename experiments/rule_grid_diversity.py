@@ -19,19 +19,24 @@ rulesets are not unseen (the analysis labels that point).
 Question: where, in N, does the agent stop locating memorised rulesets (recognise
 which training ruleset this is from a few collections, then collect its good types)
 and start learning in context (act on what this episode's collections say about
-each type)? The bandit sweep ``task_diversity`` asks the same of 5-armed bandits;
-here a locator over a few hundred of 1216 rulesets and a learner over all of them
-part more clearly, since one collection rules out most rulesets in the prior but
-few in a small pool.
+each type)? The bandit sweep ``task_diversity`` asks the same of 5-armed bandits.
+Here the two beliefs part after the first collection on a held-out ruleset: the
+learner knows that type's reward and keeps the prior over the others, while a
+locator commits to the memorised rulesets closest to what it saw.
 
 Measured per seed (``metarl.sweeps.rule_grid_diversity``): held-out return,
 held-out per-trial improvement (last - first trial return over the oracle
 planner's - random's per-trial gap), memorisation advantage ((agent - ruleset
 learner) on training rulesets minus the same on held-out ones) and the
-cross-validated per-choice log-likelihood of the held-out choices, ruleset learner
-- ruleset locator. Per N: IQM over the 6 runs with a 95% stratified bootstrap
-interval (strata: pool seeds), and the seed-level verdict learner / locator /
-undecided from the likelihood difference's interval.
+cross-validated log-likelihood per collection choice on held-out rulesets, ruleset
+learner - ruleset locator beliefs (the ``rule_likelihood`` probe's choice model),
+with each belief's gain over distance alone. Per N: IQM over the 6 runs with a 95%
+stratified bootstrap interval (strata: pool seeds), and the seed-level verdict:
+learner (locator) when the difference's interval lies above (below) 0 and the
+named belief's gain interval above 0, else undecided. The same comparison on the
+ruleset learner's and locator's own episodes shows, per N, whether it can tell the
+two apart at all (the larger the pool, the more a locator over it acts like the
+learner, so the comparison loses power toward N = 256).
 
 Budget: ``SWEEP_ENV_STEPS`` = 3M env steps per run (196 PPO updates of 256 envs x
 60 steps, 4 chunks of 49: 3,010,560 as trained), 108M in all; at about 85k env
