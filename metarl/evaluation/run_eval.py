@@ -372,10 +372,11 @@ def format_summary(summary: dict) -> str:
         value = Interval.from_json(entry.get(key))
         if value is None or math.isnan(value.value):
             return "-".rjust(width)
-        return value.format(".3f").rjust(width)
+        # A leading space keeps columns apart when a wide interval fills its width.
+        return (" " + value.format(".3f")).rjust(width)
 
     lines.append(
-        f"{'agent':22s}{'total reward':>26s}{'checkpoint - agent':>26s}"
+        f"{'agent':22s}{'total reward':>26s} {'checkpoint - agent':>26s}"
         f"{'in-context improvement':>26s}{'P(optimal action)':>26s}"
     )
     single_seed = summary["checkpoint"]["num_seeds"] == 1
@@ -384,7 +385,7 @@ def format_summary(summary: dict) -> str:
             continue  # identical to the pooled row
         row = {"total": entry.get("total_reward") or entry.get("total_expected_reward")}
         lines.append(
-            f"{name:22s}{fmt(row, 'total')}{fmt(entry, 'checkpoint_minus_this')}"
+            f"{name:22s}{fmt(row, 'total')} {fmt(entry, 'checkpoint_minus_this')}"
             f"{fmt(entry, 'in_context_improvement')}{fmt(entry, 'optimal_action_rate')}"
         )
     recovery = agents[CHECKPOINT].get("recovery")
