@@ -235,7 +235,9 @@ def compare_rule_models(events: ChoiceEvents, span: float, seed: int = 0):
     )
     return RuleLikelihoodComparison(
         fitted=fitted,
-        log_lik_per_choice={m: float(held_out[m].mean()) for m in MODELS},
+        log_lik_per_choice={
+            m: float(held_out[m].mean()) if len(held_out[m]) else float("nan") for m in MODELS
+        },
         difference=difference,
         belief_gain=gain,
         verdict=verdict_label(difference, gain),

@@ -8,10 +8,15 @@ plays. Bounds are the bootstrap intervals of the sample in the test (fixed seeds
 
 from __future__ import annotations
 
+import functools
+
+import jax
+import metarl.envs as menvs
 import numpy as np
 import pytest
 
-from metarl.probes.recovery import RECOVERY_FRACTION, recovery_analysis
+from metarl.evaluation.play import Player
+from metarl.probes.recovery import RECOVERY_FRACTION, mirrored_overrides, recovery_analysis
 
 TRIAL = 15
 TRIALS = 4
@@ -99,3 +104,62 @@ def test_without_a_ceiling_the_raw_margin_is_regained():
 def test_a_change_inside_a_trial_is_refused():
     with pytest.raises(ValueError, match="does not end an inner trial"):
         recovery_analysis(RANDOM, RANDOM, None, CHANGE - 3, TRIAL)
+
+
+# ------------------------------------------------------------------ the reference agents
+
+WORLD = dict(grid_size=7, objects_per_type=2, trial_length=TRIAL, num_trials=TRIALS)
+"""The rule_grid_default world (3 types x 2 objects on a 5 x 5 interior), 16 training rulesets."""
+REFERENCE_EPISODES = 256
+
+
+@functools.cache
+def _mirrored():
+    """{agent: rewards [T, B]} and info of the references on held-out rulesets, mirrored."""
+    from metarl.evaluation.baselines import random_policy
+    from metarl.evaluation.baselines.rule_grid import rule_grid_references
+
+    base = dict(WORLD, num_tasks=16, held_out_size=256)
+    overrides, change = mirrored_overrides({**base, "split": "held_out"}, TRIALS * TRIAL, TRIAL)
+    env, params = menvs.make("rule-grid-v0", **overrides)
+    _, train = menvs.make("rule-grid-v0", **base)
+    refs = {**rule_grid_references(params, train), "random": random_policy(4)}
+    player = Player(env, REFERENCE_EPISODES, TRIALS * TRIAL)
+    played = {
+        name: player.play_policy(refs[name], params, jax.random.PRNGKey(0))
+        for name in ("random", "oracle_planner", "ruleset_learner", "memoryless_collector")
+    }
+    return {name: p.rewards for name, p in played.items()}, played["random"].info, change
+
+
+def test_the_mirrored_condition_reverses_the_rewards_once_at_the_trial_boundary():
+    overrides, change = mirrored_overrides({"drift": "change_point", "hazard": 0.004}, 60, 15)
+    assert change == CHANGE
+    assert overrides == {"drift": "change_point+reversal", "hazard": 0.004, "reversal_steps": (29,)}
+    assert mirrored_overrides({}, 15, 15) is None  # one trial: no before and after
+    _, info, change = _mirrored()
+    reversal = np.asarray(info["reversal"])
+    assert reversal[change].all() and reversal.sum() == reversal.shape[1]
+    assert np.asarray(info["trial_boundary"])[change].all()
+
+
+def test_the_reference_learner_recovers_and_the_collector_does_not():
+    rewards, _, change = _mirrored()
+    ceiling = rewards["oracle_planner"]
+
+    def analyse(name):
+        return recovery_analysis(rewards[name], rewards["random"], ceiling, change, TRIAL)
+
+    learner = analyse("ruleset_learner")
+    assert learner.verdict == "recovers"
+    # It loses the first trial after the mirror (it acts on what it believed), is back
+    # within the first post-change trial in steps, and in the second trial by trials.
+    assert learner.regained[0].below(RECOVERY_FRACTION)
+    assert learner.trials_to_recover.value == 2 and learner.trials_to_recover.high == 2
+    assert learner.steps_to_recover.high < TRIAL
+    collector = analyse("memoryless_collector")
+    # Collecting everything near pays a little on the prior's rulesets (it forces one good type)
+    # and costs on their mirrors: its margin over random turns negative and stays there.
+    assert collector.verdict in ("does_not_recover", "no_pre_change_margin")
+    assert collector.trial_fraction[-1].below(0.0)
+    assert collector.recovered_share < 0.025

@@ -12,21 +12,25 @@ from __future__ import annotations
 import functools
 
 import jax
+import jax.numpy as jnp
 import metarl.envs as menvs
 import numpy as np
 import pytest
 from metarl.envs.rule_grid_tasks import sample_prior
 
+from metarl.evaluation.play import Player
+from metarl.evaluation.policy import FunctionalPolicy
 from metarl.evaluation.rollout import EpisodeBatch
 from metarl.probes import decoding, rule_likelihood
 from metarl.probes import rule_grid_beliefs as rgb
+from metarl.probes.ground_truth import with_ground_truth
+from metarl.probes.protocol import episode_batch
 
 # 3 types x 2 objects on a 5 x 5 interior, 4 trials of 15 steps: the rule_grid_default world.
 WORLD = dict(grid_size=7, objects_per_type=2, trial_length=15, num_trials=4)
 POOL = 16
 """Training rulesets of the simulated locator: few enough that its beliefs about untried
 types are sharp on held-out rulesets, where the learner's stay at the prior's."""
-Z_95 = 1.959963984540054
 
 
 @functools.cache
@@ -268,3 +272,185 @@ def test_the_learners_posterior_decodes_the_reward_signs_above_a_clock():
     }
     sign = rows["reward_sign"]
     assert sign["agent"] > max(sign["time_only"], sign["control"]) + 0.1, sign
+
+
+# ------------------------------------------------------------------ the reference agents
+
+REFERENCE_EPISODES = 128
+
+
+def epsilon_random(policy, epsilon: float) -> FunctionalPolicy:
+    """``policy`` whose action is replaced by a uniform one with probability ``epsilon``
+    (its beliefs still follow what happened: it reads the previous action from its inputs)."""
+
+    def act(carry, inputs, key):
+        own_key, random_key, flip_key = jax.random.split(key, 3)
+        carry, action, extras = policy.act(carry, inputs, own_key)
+        uniform = jax.random.randint(random_key, action.shape, 0, policy.num_actions)
+        flip = jax.random.uniform(flip_key, action.shape) < epsilon
+        return carry, jnp.where(flip, uniform, action), extras
+
+    return FunctionalPolicy(
+        init_carry_fn=policy.init_carry, act_fn=act, num_actions=policy.num_actions
+    )
+
+
+@functools.cache
+def _reference(name: str, epsilon: float = 0.0):
+    """(batch with ground truth and extras, history) of a reference on held-out rulesets.
+
+    The learner is told no change-points (hazard 0: there are none here), so its
+    posterior is exactly the prior conditioned on what it collected.
+    """
+    from metarl.evaluation.baselines.rule_grid import rule_grid_references, ruleset_learner
+
+    env, train = _params()
+    _, held_out = _params("held_out")
+    refs = rule_grid_references(held_out, train)
+    refs["ruleset_learner"] = ruleset_learner(held_out, hazard=0.0)
+    policy = refs[name] if epsilon == 0.0 else epsilon_random(refs[name], epsilon)
+    player = Player(env, REFERENCE_EPISODES, held_out.max_steps_in_episode, record_extras=True)
+    played = player.play_policy(
+        with_ground_truth(policy, rgb.read_rule_grid_state), held_out, jax.random.PRNGKey(0)
+    )
+    batch = episode_batch(played)
+    return batch, rgb.rule_grid_history(batch, held_out)
+
+
+def _reference_comparison(name: str, epsilon: float = 0.0):
+    return _compare(_reference(name, epsilon)[1])[1]
+
+
+def test_the_learners_own_posterior_is_the_one_the_probe_computes():
+    batch, history = _reference("ruleset_learner")
+    prior, _, _ = _beliefs()
+    computed = rgb.learner_means(rgb.history_knowledge(history), *prior)
+    own = np.asarray(batch.extras["posterior_mean_rewards"])
+    assert (history.collected >= 0).sum() > 1000
+    # Two implementations (table filter in float32, enumeration here): float32 rounding apart.
+    np.testing.assert_allclose(computed, own, atol=1e-5)
+    np.testing.assert_array_equal(
+        rgb.tried_types(history.collected, history.num_types), batch.extras["tried"]
+    )
+
+
+@pytest.mark.parametrize("name", ["ruleset_learner", "ruleset_locator"])
+def test_the_probe_tells_the_reference_learner_from_the_reference_locator(name):
+    comparison = _reference_comparison(name)
+    expected = rule_likelihood.EXPECTED[name]
+    assert comparison.verdict == expected, (comparison.difference, comparison.belief_gain)
+    assert comparison.belief_gain[expected.replace("ruleset_", "")].above(0.0)
+
+
+@pytest.mark.parametrize("name", ["ruleset_learner", "ruleset_locator"])
+def test_half_random_references_are_still_told_apart_or_left_undecided(name):
+    comparison = _reference_comparison(name, epsilon=0.5)
+    assert comparison.verdict in (rule_likelihood.EXPECTED[name], "undecided")
+
+
+def test_the_memoryless_collector_is_neither():
+    comparison = _reference_comparison("memoryless_collector")
+    assert comparison.verdict == "undecided", comparison.difference
+    # Its choices are the nearest object's: distance explains them, rewards add nothing.
+    assert not comparison.belief_gain["learner"].above(0.0)
+    assert not comparison.belief_gain["locator"].above(0.0)
+
+
+def test_the_learners_carry_decodes_the_reward_signs_above_a_clock():
+    batch, history = _reference("ruleset_learner")
+    _, params = _params("held_out")
+    targets = rgb.rule_grid_targets(history, params)
+    carry = np.concatenate(
+        [batch.extras["posterior_mean_rewards"], batch.extras["tried"].astype(float)], -1
+    )
+    noise = np.random.default_rng(2).normal(size=carry.shape)
+    rows = {row["target"]: row for row in decoding.decode_targets(carry, targets, noise)}
+    for target in ("reward_sign", "learner_posterior_mean", "tried"):
+        row = rows[target]
+        assert row["agent"] > max(row["time_only"], row["control"]), row
+    # The carry holds the posterior and the tried types exactly: linear decoders recover them.
+    assert rows["learner_posterior_mean"]["agent"] > 0.999
+    assert rows["tried"]["agent"] > 0.999
+
+
+# ------------------------------------------------------------------ metarl probe
+
+
+TINY_RUN = """
+from metarl.config import AgentConfig, EnvConfig, ExperimentConfig, RunConfig
+
+CONFIG = ExperimentConfig(
+    name="tiny_rule_grid",
+    description="tiny rule-grid run for the probe CLI test",
+    env=EnvConfig(name="rule-grid-v0", overrides={overrides}),
+    agent=AgentConfig(core="gru", hidden_size=8, embed_size=0),
+    run=RunConfig(num_envs=8, rollout_length=10, total_env_steps=800, updates_per_chunk=5),
+)
+"""
+
+
+@pytest.fixture(scope="module")
+def probed_run(tmp_path_factory):
+    """A rule-grid run trained for 800 env steps on 16 rulesets, probed with 16 episodes."""
+    from metarl import cli
+
+    directory = tmp_path_factory.mktemp("probe_rule_grid")
+    overrides = {**WORLD, "num_tasks": POOL, "held_out_size": 32}
+    (directory / "tiny_rule_grid.py").write_text(TINY_RUN.format(overrides=repr(overrides)))
+    run_dir = directory / "run"
+    train = ["train", str(directory / "tiny_rule_grid.py"), "--run-dir", str(run_dir)]
+    assert cli.main([*train, "--no-progress"]) == cli.EXIT_OK
+    probe = ["probe", str(run_dir), "--episodes", "16", "--seed", "3"]
+    assert cli.main(probe) == cli.EXIT_OK
+    return run_dir
+
+
+def _summary(run_dir, probe: str) -> dict:
+    import json
+
+    return json.loads((run_dir / "probes" / probe / "summary.json").read_text())
+
+
+def _ordered(entry: dict) -> bool:
+    return entry["low"] <= entry["value"] <= entry["high"]
+
+
+def test_metarl_probe_runs_every_rule_grid_probe_beside_its_references(probed_run):
+    from metarl.probes.registry import PROBES_BY_FAMILY, VERDICTS
+
+    names = PROBES_BY_FAMILY["rule_grid"]
+    assert sorted(p.name for p in (probed_run / "probes").iterdir()) == sorted(names)
+    for name in names:
+        summary = _summary(probed_run, name)
+        assert summary["status"] == "done" and summary["verdict"]["label"] in VERDICTS[name]
+        assert summary["env"]["probe_suite"] == "held_out" and summary["episodes"] == 16
+        figure = probed_run / "probes" / name / f"{name}.png"
+        assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    likelihood = _summary(probed_run, "rule_likelihood")["results"]
+    assert set(likelihood["agents"]) == {"checkpoint", "ruleset_learner", "ruleset_locator"}
+    assert likelihood["training_pool_size"] == POOL and likelihood["prior_reward_vectors"] == 19
+    for row in likelihood["agents"].values():
+        assert _ordered(row["difference"]) and row["num_episodes"] <= 16
+    recovery = _summary(probed_run, "recovery")["results"]
+    assert set(recovery["agents"]) == {"checkpoint", "ruleset_learner", "memoryless_collector"}
+    assert recovery["normalised_by"] == "oracle_planner"
+    assert recovery["condition"]["change_step"] == 29
+    assert set(recovery["reward_per_trial"]) == {*recovery["agents"], "random", "oracle_planner"}
+    decoded = _summary(probed_run, "decoding")["results"]
+    assert {r["target"] for r in decoded["targets"]} == {
+        "reward_sign",
+        "tried",
+        "learner_posterior_mean",
+    }
+    thinking = _summary(probed_run, "thinking")["results"]
+    assert thinking["success_measure"] == "reward per trial"
+    assert "checkpoint" in thinking["agents"]
+
+
+def test_rule_likelihood_is_skipped_for_a_run_on_the_infinite_prior():
+    from types import SimpleNamespace
+
+    _, prior_params = menvs.make("rule-grid-v0", **WORLD)
+    result = rule_likelihood.run(SimpleNamespace(train_params=prior_params))
+    assert result.status == "skipped" and result.verdict is None
+    assert "infinite prior" in result.reason
