@@ -303,6 +303,10 @@ def run(ctx: ProbeContext) -> ProbeResult:
             "agents": agents,
             "reward_per_trial": reward_per_trial,
             "expected": {"ruleset_learner": "recovers", "memoryless_collector": "does_not_recover"},
+            "note": "fractions of the ceiling's margin over random per trial; trials_to_recover: "
+            "the first post-change trial from which the regained share stays >= the recovery "
+            "fraction; steps_to_recover: the end of the first window regaining it; null bounds: "
+            "not within the episode",
         },
         verdict=Verdict(checkpoint["verdict"], reason),
         references={n: REFERENCES[n] for n in (*AGENTS[1:], "random", CEILING) if n in rewards},
@@ -317,7 +321,8 @@ def format_lines(summary: dict) -> list[str]:
         lines.append(
             f"  {name:24s} pre-change margin {text_number(row['pre_change']['value'], '.2f')}  "
             f"trials to recover "
-            f"{_whole(row['trials_to_recover'])}  steps {_whole(row['steps_to_recover'])}"
+            f"{_whole(row['trials_to_recover'])}  first window regaining it after "
+            f"{_whole(row['steps_to_recover'])} steps"
             f" -> {row['verdict']}"
         )
     return lines
