@@ -85,6 +85,8 @@ def horizontal_intervals(ax, names, values, lows, highs, order, xlabel: str) -> 
     ax.set_yticklabels([label(n) for n in names], fontsize=8)
     ax.set_ylim(-0.6, len(names) - 0.4)
     ax.axvline(0.0, color="0.4", lw=0.8, ls=":")
+    # At most five ticks: small differences (e.g. -0.008) otherwise print into each other.
+    ax.xaxis.get_major_locator().set_params(nbins=5)
     ax.set_xlabel(xlabel)
     ax.grid(axis="x", alpha=0.3)
 
