@@ -339,6 +339,22 @@ def _maze_thinking(context: ReferenceContext) -> tuple[dict[str, Policy], dict[s
     )
 
 
+def _rule_grid_thinking(context: ReferenceContext) -> tuple[dict[str, Policy], dict[str, str]]:
+    """Two agents that do not think (no ``think`` step): their curves are flat in K."""
+    from metarl.evaluation.baselines.rule_grid import memoryless_collector, ruleset_learner
+
+    return (
+        {
+            "ruleset_learner": ruleset_learner(context.env_params),
+            "memoryless_collector": memoryless_collector(context.env_params),
+        },
+        {
+            "ruleset_learner": "Bayes over the rulesets, posterior sampling; does not think (flat)",
+            "memoryless_collector": "nearest object, no memory; does not think (flat)",
+        },
+    )
+
+
 # ------------------------------------------------------------------ the specs
 _STANDARD_SUITES = ("train", "held_out", "drift", "ood")
 
@@ -361,6 +377,7 @@ FAMILIES: dict[str, FamilySpec] = {
             _STANDARD_SUITES,
             _rule_grid_suite,
             _rule_grid_references,
+            _rule_grid_thinking,
             ceiling_reference="oracle_planner",
         ),
         FamilySpec(OTHER, ("train",), None, _no_references),

@@ -68,6 +68,7 @@ def test_bandit_references_are_told_a_scaled_reward_unit():
         ("bandit-gaussian-v0", ["q_learning"]),
         ("two-step-v0", ["model_based", "model_free"]),
         ("maze-v0", ["depth_limited_planner", "local_heuristic"]),
+        ("rule-grid-v0", ["ruleset_learner", "memoryless_collector"]),
     ],
 )
 def test_thinking_references_per_family(name, expected):
@@ -77,5 +78,5 @@ def test_thinking_references_per_family(name, expected):
     )
     assert list(policies) == expected and list(described) == expected
     assert all(text for text in described.values())
-    assert family_spec("rule-grid-v0").thinking_references is None
+    assert family_spec("CartPole-v1").thinking_references is None
     assert families.THINKING_Q_LEARNING_RATE == 0.3
