@@ -34,7 +34,6 @@ simplest belief that survives a change it was not told about.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time
 
 import numpy as np
@@ -42,8 +41,6 @@ import numpy as np
 from metarl.probes.ground_truth import with_ground_truth
 from metarl.probes.protocol import ProbeContext, hidden_states
 
-MAX_REWARD_VECTORS = 1 << 16
-"""Largest prior enumerated exactly (values ** types); larger priors are refused."""
 UNDER_AGENT_DISTANCE = 2.0
 """An object under the agent (a transform leaves one) is collected by stepping off and back."""
 _MATCH_TOLERANCE = 1e-4  # rewards are float32 copies of the same prior values
@@ -208,30 +205,19 @@ def tried_types(collected, num_types: int) -> np.ndarray:
 def reward_prior(params) -> tuple[np.ndarray, np.ndarray]:
     """(vectors [M, K], probabilities [M]): the prior's reward vectors, exactly.
 
-    Each type's reward is uniform over ``reward_values``; with ``require_positive`` a
-    draw with no positive reward gets one uniform type set to a uniform positive value
-    (``metarl.envs.rule_grid_tasks.ruleset_from_digits``). Continuous rewards have no
-    finite enumeration: ValueError.
+    The marginal over effects of the reference learner's enumerated prior
+    (``metarl.evaluation.baselines.rule_grid_beliefs.ruleset_table``), so the probe and
+    the learner agent share one enumeration. Effects are drawn independently of
+    rewards, so only rewards inform this belief. A continuous or too large prior has
+    no finite enumeration: ``ConfigError`` (a ValueError) naming the field.
     """
-    if bool(params.continuous_rewards):
-        raise ValueError("continuous reward priors have no finite set of reward vectors")
-    values = [float(v) for v in np.asarray(params.reward_values)]
-    positives = [float(v) for v in np.asarray(params.positive_reward_values)]
-    num_types = int(params.num_object_types)
-    if len(values) ** num_types > MAX_REWARD_VECTORS:
-        raise ValueError(f"{len(values)}**{num_types} reward vectors are too many to enumerate")
-    mass: dict[tuple, float] = {}
-    draw = 1.0 / len(values) ** num_types
-    for vector in itertools.product(values, repeat=num_types):
-        if not params.require_positive or any(v > 0 for v in vector):
-            mass[vector] = mass.get(vector, 0.0) + draw
-            continue
-        share = draw / (num_types * len(positives))
-        for fixed, positive in itertools.product(range(num_types), positives):
-            changed = vector[:fixed] + (positive,) + vector[fixed + 1 :]
-            mass[changed] = mass.get(changed, 0.0) + share
-    vectors = np.array(list(mass), np.float64)
-    return vectors, np.array(list(mass.values()), np.float64)
+    from metarl.evaluation.baselines.rule_grid_beliefs import ruleset_table
+
+    table = ruleset_table(params, owner="reward_prior")
+    rewards = np.asarray(table.rewards, np.float64)
+    vectors, inverse = np.unique(rewards, axis=0, return_inverse=True)
+    probs = np.bincount(inverse.reshape(-1), weights=np.asarray(table.probs, np.float64))
+    return vectors, probs / probs.sum()
 
 
 def _posterior_means(consistent, weights, rewards, fallback) -> tuple[np.ndarray, np.ndarray]:
