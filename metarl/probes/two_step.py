@@ -22,9 +22,11 @@ win-stay/lose-shift. The probe measures
 * the Daw et al. (2011) **logistic regression** of stay on the previous trial's
   reward (+1/-1), transition (common +1 / rare -1) and their product, with
   cluster-robust (by episode) Wald intervals: the interaction coefficient is the
-  **model-based index**, the reward main effect the **model-free index**;
-  ``lagged_choice_regression`` extends it to several past trials (Miller et al.
-  2016 / Akam et al. 2015 style: choice on past choice x outcome x transition).
+  **model-based index**, the reward main effect the **model-free index**
+  (``two_step_fit.lagged_choice_regression`` extends it to several past trials);
+* the Daw hybrid model fitted to the agent's own choices (``two_step_fit``): its
+  model-based weight w with a profile-likelihood interval, and the model-free fit
+  simulated on the same task (``two_step_verdict``).
 
 A positive interaction alone does not show model-based control: Akam et al. (2015)
 show model-free agents produce one too, its size depending on their learning rate,
@@ -55,64 +57,25 @@ from metarl.evaluation.rollout import EpisodeBatch
 from metarl.evaluation.statistics import Z_95
 from metarl.interval import Interval
 from metarl.probes import figures
-from metarl.probes.protocol import Probe, ProbeContext, ProbeResult, Verdict, text_plus_minus
+from metarl.probes.protocol import (
+    Probe,
+    ProbeContext,
+    ProbeResult,
+    Verdict,
+    text_interval,
+    text_plus_minus,
+)
+from metarl.probes.two_step_fit import (
+    REGRESSORS,
+    TwoStepTrials,
+    cluster_correction,
+    fit_logistic,
+    fit_two_step,
+    trials_from_batch,
+)
+from metarl.probes.two_step_verdict import fitted_verdict, simulate_fit
 
 CONDITIONS = ("rewarded_common", "rewarded_rare", "unrewarded_common", "unrewarded_rare")
-REGRESSORS = ("intercept", "reward", "transition", "reward_x_transition")
-# A negligible ridge keeps the logistic fit finite when an agent is deterministic in some
-# condition (complete separation); it moves any identified coefficient by far less than its SE.
-RIDGE = 1e-4
-
-
-@dataclasses.dataclass(frozen=True)
-class TwoStepTrials:
-    """Per-trial arrays ``[trial, column]`` (numpy)."""
-
-    first_action: np.ndarray
-    """int: a1 of each trial."""
-    common: np.ndarray
-    """bool: the trial's transition was the common one."""
-    rewarded: np.ndarray
-    """bool: the trial ended in reward."""
-    episode_first: np.ndarray
-    """bool: the trial is the first of its episode (no previous trial to stay with)."""
-
-
-def trials_from_batch(batch: EpisodeBatch) -> TwoStepTrials:
-    """Extract the per-trial record of a two-step ``EpisodeBatch`` (arrays ``[step, column]``)."""
-    actions = np.asarray(batch.actions)
-    rewards = np.asarray(batch.rewards)
-    if actions.shape[0] % 2:
-        raise ValueError(f"two-step batches need an even number of steps, got {actions.shape[0]}")
-    first_action = actions[0::2]
-    rewarded = rewards[1::2] > 0
-    info = batch.info
-    if "transition_common" in info:
-        common = np.asarray(info["transition_common"])[0::2].astype(bool)
-        if "first_stage_action" in info:
-            np.testing.assert_array_equal(
-                np.asarray(info["first_stage_action"])[0::2], first_action
-            )
-    elif batch.observations is not None:
-        # Second-stage observation: [first stage, state 0, state 1, ...] one-hot.
-        second_obs = np.asarray(batch.observations)[1::2]
-        if np.any(second_obs[..., 0] > 0.5):
-            raise ValueError("odd steps are not second-stage steps: is this a two-step batch?")
-        reached = np.argmax(second_obs[..., 1:3], axis=-1)
-        common = reached == first_action
-    else:
-        raise ValueError(
-            "the batch has neither info['transition_common'] nor observations: evaluate with "
-            "record_observations=True (or record the two-step info keys)"
-        )
-    if "trial" in info:
-        episode_first = np.asarray(info["trial"])[0::2] == 0
-    else:
-        episode_first = np.zeros(first_action.shape, bool)
-        episode_first[0] = True
-    return TwoStepTrials(
-        first_action=first_action, common=common, rewarded=rewarded, episode_first=episode_first
-    )
 
 
 def _transitions(trials: TwoStepTrials):
@@ -126,10 +89,6 @@ def _transitions(trials: TwoStepTrials):
         trials.common[:-1][valid],
         columns[valid],
     )
-
-
-def _cluster_correction(num_clusters: int) -> float:
-    return num_clusters / max(num_clusters - 1, 1)
 
 
 def stay_probabilities(
@@ -149,7 +108,7 @@ def stay_probabilities(
         "unrewarded_common": ~rewarded & common,
         "unrewarded_rare": ~rewarded & ~common,
     }
-    correction = _cluster_correction(num_columns)
+    correction = cluster_correction(num_columns)
     probabilities, influences = {}, {}
     for name, mask in masks.items():
         n_per = np.bincount(column[mask], minlength=num_columns).astype(np.float64)
@@ -179,41 +138,6 @@ def stay_probabilities(
     return probabilities, interaction
 
 
-def fit_logistic(design: np.ndarray, outcome: np.ndarray, clusters: np.ndarray, z: float = Z_95):
-    """Logistic regression by Newton's method with cluster-robust (sandwich) intervals.
-
-    design [N, P], outcome [N] in {0, 1}, clusters [N] int ids -> (coef [P], half-width [P]).
-    The sandwich H^-1 (sum_c g_c g_c^T) H^-1 accounts for trials of one episode not
-    being independent. A ridge of ``RIDGE`` (not on the intercept, column 0) keeps
-    separated fits finite.
-    """
-    design = np.asarray(design, np.float64)
-    outcome = np.asarray(outcome, np.float64)
-    num_params = design.shape[1]
-    penalty = np.full(num_params, RIDGE * len(outcome))
-    penalty[0] = 0.0
-    coef = np.zeros(num_params)
-    for _ in range(100):
-        prob = 1.0 / (1.0 + np.exp(-design @ coef))
-        gradient = design.T @ (outcome - prob) - penalty * coef
-        hessian = (design * (prob * (1 - prob))[:, None]).T @ design + np.diag(penalty)
-        step = np.linalg.solve(hessian, gradient)
-        coef = coef + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    prob = 1.0 / (1.0 + np.exp(-design @ coef))
-    hessian = (design * (prob * (1 - prob))[:, None]).T @ design + np.diag(penalty)
-    per_row = design * (outcome - prob)[:, None]
-    cluster_ids, inverse = np.unique(clusters, return_inverse=True)
-    per_cluster = np.zeros((len(cluster_ids), num_params))
-    np.add.at(per_cluster, inverse, per_row)
-    meat = _cluster_correction(len(cluster_ids)) * per_cluster.T @ per_cluster
-    bread = np.linalg.inv(hessian)
-    covariance = bread @ meat @ bread
-    # Rounding can leave a tiny negative variance when a fit is (near) saturated.
-    return coef, z * np.sqrt(np.maximum(np.diag(covariance), 0.0))
-
-
 def stay_regression(trials: TwoStepTrials, z: float = Z_95) -> dict[str, Interval]:
     """Daw et al. (2011): logit P(stay) = b0 + b_r r + b_t t + b_rt r t over the previous trial.
 
@@ -230,47 +154,6 @@ def stay_regression(trials: TwoStepTrials, z: float = Z_95) -> dict[str, Interva
         name: Interval.from_half_width(float(c), float(h))
         for name, c, h in zip(REGRESSORS, coef, half, strict=True)
     }
-
-
-def lagged_choice_regression(
-    trials: TwoStepTrials, lags: int = 3, z: float = Z_95
-) -> dict[str, list[Interval]]:
-    """logit P(a1_t = 1) = b0 + sum_k c_{t-k} (w_k + w_r,k r + w_t,k t + w_rt,k r t), k = 1..lags.
-
-    c = +1 if a1 was 1 else -1, r and t coded as in ``stay_regression``; only trials
-    with ``lags`` earlier trials in the same episode. With lags = 1 the weights
-    match ``stay_regression`` up to the side bias b0. Returns, per REGRESSORS name
-    ('intercept' = the choice-repetition weight w_k), a list over lags; 'side_bias' is b0.
-    """
-    first_action = trials.first_action
-    num_trials, num_columns = first_action.shape
-    # Index of each trial within its episode.
-    position = np.zeros(first_action.shape, np.int64)
-    for t in range(1, num_trials):  # host-side bookkeeping over at most a few hundred trials
-        position[t] = np.where(trials.episode_first[t], 0, position[t - 1] + 1)
-    rows = position[lags:] >= lags
-    choice_code = np.where(first_action == 1, 1.0, -1.0)
-    reward_code = np.where(trials.rewarded, 1.0, -1.0)
-    transition_code = np.where(trials.common, 1.0, -1.0)
-    columns = [np.ones(rows.sum())]
-    for k in range(1, lags + 1):
-        c = choice_code[lags - k : num_trials - k][rows]
-        r = reward_code[lags - k : num_trials - k][rows]
-        t = transition_code[lags - k : num_trials - k][rows]
-        columns += [c, c * r, c * t, c * r * t]
-    design = np.stack(columns, 1)
-    outcome = (first_action[lags:] == 1)[rows]
-    cluster = np.broadcast_to(np.arange(num_columns), rows.shape)[rows]
-    coef, half = fit_logistic(design, outcome, cluster, z)
-    result: dict[str, list[Interval]] = {
-        "side_bias": [Interval.from_half_width(float(coef[0]), float(half[0]))]
-    }
-    for j, name in enumerate(REGRESSORS):
-        result[name] = [
-            Interval.from_half_width(float(coef[1 + 4 * k + j]), float(half[1 + 4 * k + j]))
-            for k in range(lags)
-        ]
-    return result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -458,6 +341,37 @@ def simulate_model_free_references(
     return simulate_hybrid_agents(env, env_params, key, num_episodes, num_steps, grid, z)
 
 
+def judge_by_fit(
+    trials: TwoStepTrials,
+    index: Interval,
+    env,
+    env_params,
+    key: jax.Array,
+    num_steps: int,
+    z: float = Z_95,
+) -> dict:
+    """Fit the hybrid model to ``trials``, simulate its model-free fit, judge (``fitted_verdict``).
+
+    Returns ``{'fit': TwoStepFit, 'simulated_indices': [reward x transition
+    coefficient of each simulated data set], 'verdict': FitVerdict}``.
+    """
+    fit = fit_two_step(trials, float(env_params.common_prob), z)
+    simulated = simulate_fit(
+        env,
+        env_params,
+        key,
+        fit.models["model_free"].params,
+        trials.first_action.shape[1],
+        num_steps,
+    )
+    indices = np.array([stay_regression(t, z)["reward_x_transition"].value for t in simulated])
+    return {
+        "fit": fit,
+        "simulated_indices": indices,
+        "verdict": fitted_verdict(fit, index, indices, z),
+    }
+
+
 def analyze_two_step(
     policy,
     env,
@@ -473,11 +387,14 @@ def analyze_two_step(
     ``num_steps`` defaults to the env's episode length. ``model_free_references`` is
     ``{name: Policy}``; None runs the default SARSA(1) grid
     (``simulate_model_free_references``). Returns ``{'agent': TwoStepAnalysis,
-    'references': {name: TwoStepAnalysis}, 'verdict': TwoStepVerdict}``.
+    'references': {name: TwoStepAnalysis}, 'verdict': FitVerdict (the fitted-model
+    verdict), 'regression_verdict': TwoStepVerdict (against the references' regression
+    indices alone), 'fit': TwoStepFit, 'simulated_indices': ...}``.
     """
     if num_steps is None:
         num_steps = int(env_params.max_steps_in_episode)
-    agent = analyze_batch(run_batch(policy, env, env_params, key, num_episodes, num_steps), z)
+    trials = trials_from_batch(run_batch(policy, env, env_params, key, num_episodes, num_steps))
+    agent = analyze_trials(trials, z)
     if model_free_references is None:
         references = simulate_model_free_references(
             env, env_params, key, num_episodes, num_steps, z=z
@@ -487,16 +404,18 @@ def analyze_two_step(
             name: analyze_batch(run_batch(ref, env, env_params, key, num_episodes, num_steps), z)
             for name, ref in model_free_references.items()
         }
+    judged = judge_by_fit(trials, agent.model_based_index, env, env_params, key, num_steps, z)
     return {
         "agent": agent,
         "references": references,
-        "verdict": two_step_verdict(agent, references),
+        "regression_verdict": two_step_verdict(agent, references),
+        **judged,
     }
 
 
 # ------------------------------------------------------------------ the probe
 
-VERDICTS = ("model-based", "model-free", "neither")
+VERDICTS = ("model-based", "model-free", "neither", "undecided")
 
 
 def strongest_model_free(agents: dict, model_free: list[str]) -> str:
@@ -510,12 +429,13 @@ def strongest_model_free(agents: dict, model_free: list[str]) -> str:
 
 
 def run(ctx: ProbeContext) -> ProbeResult:
-    """Stay probabilities, Daw regression and the verdict against simulated model-free agents."""
+    """Stay probabilities, Daw regression, the fitted hybrid model and the fitted-model verdict."""
     from metarl.evaluation.play import checkpoint_maker
 
     start = time.perf_counter()
     batch = ctx.play(checkpoint_maker(ctx.agent), ctx.env_params, ctx.params, observations=True)
-    agent = analyze_batch(batch)
+    trials = trials_from_batch(batch)
+    agent = analyze_trials(trials)
     model_free = {
         reference_name(rate, beta): (0.0, rate, beta)
         for rate in DEFAULT_REFERENCE_LEARNING_RATES
@@ -526,33 +446,43 @@ def run(ctx: ProbeContext) -> ProbeResult:
         ctx.env, ctx.env_params, ctx.key, ctx.num_episodes, ctx.num_steps, simulated
     )
     rollout_s = time.perf_counter() - start
-    verdict = two_step_verdict(agent, {name: analyses[name] for name in model_free})
-    agents = {"checkpoint": agent.as_dict(), **{name: a.as_dict() for name, a in analyses.items()}}
-    index = agent.model_based_index
-    reason = (
-        f"{verdict.reason}; model-based index {index.value:+.3f} +- {index.half_width:.3f}, "
-        f"highest model-free reference "
-        f"{max(a.model_based_index.value for n, a in analyses.items() if n in model_free):+.3f}"
+    judged = judge_by_fit(
+        trials, agent.model_based_index, ctx.env, ctx.env_params, ctx.key, ctx.num_steps
     )
+    fit_s = time.perf_counter() - start - rollout_s
+    verdict = judged["verdict"]
+    regression = two_step_verdict(agent, {name: analyses[name] for name in model_free})
+    agents = {"checkpoint": agent.as_dict(), **{name: a.as_dict() for name, a in analyses.items()}}
     described = {
         "model_based": "Daw hybrid with w = 1 (plans through the transition model; lr 0.5, beta 5)",
         **{
             name: f"model-free SARSA(1), lr {p[1]:g}, beta {p[2]:g}"
             for name, p in model_free.items()
         },
+        "fitted_model_free": "the model-free (w = 0) fit to the checkpoint's own choices, "
+        f"simulated {len(judged['simulated_indices'])} times on independent episodes",
     }
     return ProbeResult(
         results={
             "agents": agents,
             "model_free_references": list(model_free),
-            "verdict_detail": verdict.as_dict(),
+            # The fitted-model verdict, with the regression rule's comparison beside it.
+            "verdict_detail": verdict.as_dict()
+            | {
+                "interaction_minus_reference": dict(regression.interaction_minus_reference),
+                "regression_label": regression.label,
+            },
+            "fit": judged["fit"].as_dict(),
+            "fitted_model_free_indices": [float(x) for x in judged["simulated_indices"]],
             "conditions": list(CONDITIONS),
-            "note": "Model-free agents also show a reward x transition interaction (Akam et al. 2015), "
-            "so the checkpoint is called model-based only above every simulated model-free agent.",
+            "note": "Model-free agents also show a reward x transition interaction, larger the "
+            "more deterministic they are (Akam et al. 2015): the checkpoint is called model-based "
+            "only if the fitted hybrid's w excludes 0 and its index beats the model-free model "
+            "fitted to its own choices.",
         },
-        verdict=Verdict(verdict.label, reason),
+        verdict=Verdict(verdict.label, f"{verdict.reason}; regression rule: {regression.label}"),
         references=described,
-        timing={"rollouts_s": rollout_s},
+        timing={"rollouts_s": rollout_s, "fit_s": fit_s},
     )
 
 
@@ -561,13 +491,24 @@ def format_lines(summary: dict) -> list[str]:
     agents = results["agents"]
     model_free = results["model_free_references"]
     strongest = strongest_model_free(agents, model_free)
-    return [
+    lines = [
         f"  {name:28s} model-based index {text_plus_minus(row['model_based_index'])}  "
         f"stay interaction {text_plus_minus(row['stay_interaction'])}"
         for name, row in agents.items()
         # the strongest model-free reference is the one to beat
         if name not in model_free or name == strongest
     ]
+    if "fit" in results:  # summaries written before the fitted-model verdict have none
+        fit, detail = results["fit"], results["verdict_detail"]
+        ratio, critical = fit["likelihood_ratio"], fit["critical"]
+        lines += [
+            f"  fitted hybrid: w {text_interval(fit['w'])}; likelihood ratio vs model-free "
+            f"{ratio['model_free']:.1f}, vs null {ratio['null']:.1f} "
+            f"(critical {critical['model_free']:.2f}, {critical['null']:.2f})",
+            f"  {'fitted model-free agent':28s} model-based index "
+            f"{text_interval(detail['simulated_index'])} (prediction interval)",
+        ]
+    return lines
 
 
 def _draw_stay(ax, agents: dict, shown: list[str], order: list[str], results: dict) -> None:
@@ -604,31 +545,55 @@ def _draw_stay(ax, agents: dict, shown: list[str], order: list[str], results: di
     ax.set_title("stay probabilities", fontsize=10)
 
 
+def _draw_profile(ax, results: dict) -> None:
+    fit = results["fit"]
+    w = np.asarray(fit["profile_w"])
+    # sqrt(2 x log-likelihood ratio): close to linear in w near the estimate, readable far off.
+    root = np.sqrt(np.asarray(fit["profile_statistic"], float))
+    ax.plot(w, root, "o-", color=figures.color(figures.CHECKPOINT, [figures.CHECKPOINT]))
+    ax.axhline(np.sqrt(fit["critical"]["model_free"]), color="grey", ls="--", lw=1)
+    interval = fit["w"]
+    if interval["low"] is not None and interval["high"] is not None:
+        ax.axvspan(interval["low"], interval["high"], color="grey", alpha=0.2, lw=0)
+    ax.set_xlabel("model-based weight w (0: model-free, 1: model-based)")
+    ax.set_ylabel("sqrt(2 x profile log-likelihood ratio)\n(dashed: 95% critical value)")
+    ax.set_ylim(0, max(4.0 * np.sqrt(fit["critical"]["model_free"]), 1.0))
+    ax.set_title(f"fitted hybrid model: w {text_interval(interval)}", fontsize=10)
+
+
 def draw(fig, summary: dict, arrays: dict) -> None:
     results = summary["results"]
     agents = results["agents"]
     model_free = results["model_free_references"]
     shown = [figures.CHECKPOINT, "model_based", strongest_model_free(agents, model_free)]
     order = [figures.CHECKPOINT, "model_based", *model_free]
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1]})
+    left, middle, right = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1]})
     _draw_stay(left, agents, shown, order, results)
+    names, entries = order, [agents[n]["model_based_index"] for n in order]
+    if "fit" in results:
+        names = [*order, "fitted_model_free"]
+        entries = [*entries, results["verdict_detail"]["simulated_index"]]
+        _draw_profile(right, results)
+    else:
+        right.set_axis_off()
     figures.interval_rows(
-        right,
-        order,
-        [agents[n]["model_based_index"] for n in order],
-        order,
-        "model-based index: reward x transition\nlogistic coefficient (95% CI)",
+        middle,
+        names,
+        entries,
+        names,
+        "model-based index: reward x transition\nlogistic coefficient (95% CI;\n"
+        "fitted model-free: prediction interval)",
     )
-    right.set_title("vs simulated model-free agents", fontsize=10)
+    middle.set_title("vs simulated model-free agents", fontsize=10)
 
 
 PROBE = Probe(
     name="two_step",
     families=("two_step",),
     allowed_verdicts=VERDICTS,
-    description="stay probabilities and model-based index vs simulated model-free agents",
+    description="stay probabilities, Daw regression and fitted hybrid model (w) vs the fitted model-free agent",
     run=run,
     format=format_lines,
     draw=draw,
-    figure_size=(13, 5.4),
+    figure_size=(19, 5.4),
 )

@@ -15,12 +15,15 @@ import pytest
 
 from metarl.evaluation import EpisodeBatch, evaluate_policy
 from metarl.evaluation.baselines.two_step import (
+    hybrid,
     model_free,
     two_step_references,
     win_stay_lose_shift,
 )
 from metarl.evaluation.policy import FunctionalPolicy
+from metarl.interval import Interval
 from metarl.probes import two_step as probe
+from metarl.probes import two_step_fit, two_step_verdict
 from metarl.probes.thinking import thinking_curve
 
 EPISODES = 256
@@ -203,9 +206,9 @@ def test_trials_read_from_observations_match_the_env_state(wang, analyses):
     assert abs(alone.model_based_index.value - vmapped.model_based_index.value) < 1e-6
     # The lag-1 choice regression agrees with the stay regression (up to the side bias).
     stay_fit = probe.stay_regression(trials)["reward_x_transition"]
-    lagged = probe.lagged_choice_regression(trials, lags=1)["reward_x_transition"][0]
+    lagged = two_step_fit.lagged_choice_regression(trials, lags=1)["reward_x_transition"][0]
     assert abs(stay_fit.value - lagged.value) < 0.5 * stay_fit.half_width
-    lagged3 = probe.lagged_choice_regression(trials, lags=3)
+    lagged3 = two_step_fit.lagged_choice_regression(trials, lags=3)
     assert len(lagged3["reward"]) == 3
     # A model-free learner's reward effect decays with the lag.
     assert lagged3["reward"][0].value > lagged3["reward"][2].high
@@ -251,3 +254,148 @@ def test_references_and_wsls_gains_nothing_from_thinking(wang):
     assert np.all(np.abs(curve.return_gain) <= curve.return_gain_half_width)
     np.testing.assert_array_equal(curve.return_mean, curve.return_mean[0])
     assert np.all(curve.return_half_width > 0)
+
+
+# ------------------------------------------------------------------ the fitted hybrid model
+
+
+def test_the_fitted_model_is_the_reference_agent(wang):
+    # The likelihood replays the library's hybrid agent exactly: its logits equal the
+    # agent's own (from the values it chose with, recorded as extras), every trial of
+    # every episode, with every parameter away from its default.
+    env, params = wang
+    truth = {
+        "w": 0.4,
+        "learning_rate": 0.3,
+        "trace_decay": 0.6,
+        "beta_first": 4.0,
+        "beta_second": 2.5,
+        "perseveration": 0.7,
+    }
+    policy = hybrid(
+        truth["w"],
+        learning_rate=truth["learning_rate"],
+        beta=truth["beta_first"],
+        trace_decay=truth["trace_decay"],
+        perseveration=truth["perseveration"],
+        second_stage_beta=truth["beta_second"],
+    )
+    batch = jax.jit(
+        lambda k: evaluate_policy(policy, env, params, k, 32, STEPS, record_extras=True)
+    )(KEY)
+    trials = two_step_fit.trials_from_batch(batch)
+    data = two_step_fit.ChoiceData.from_trials(trials)
+    vector = np.array([truth[name] for name in two_step_fit.PARAMETERS], np.float32)
+    first, second = (np.asarray(x) for x in two_step_fit.choice_logits(vector, data, 0.8))
+    q_first = np.asarray(batch.extras["q_first"])[0::2]
+    previous = np.concatenate([np.zeros((1, 32)), 2.0 * trials.first_action[:-1] - 1.0])
+    previous[trials.episode_first] = 0.0
+    expected_first = truth["beta_first"] * (q_first[..., 1] - q_first[..., 0])
+    expected_first += truth["perseveration"] * previous
+    q_reached = np.take_along_axis(
+        np.asarray(batch.extras["q_second"])[1::2], trials.second_state[..., None, None], axis=2
+    )[:, :, 0]
+    expected_second = truth["beta_second"] * (q_reached[..., 1] - q_reached[..., 0])
+    np.testing.assert_allclose(first, expected_first, atol=1e-5)
+    np.testing.assert_allclose(second, expected_second, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def hybrid_fit(wang):
+    # A half model-based agent with perseveration: neither restriction is true.
+    env, params = wang
+    policy = hybrid(0.5, learning_rate=0.5, beta=5.0, perseveration=0.3)
+    trials = probe.trials_from_batch(probe.run_batch(policy, env, params, KEY, EPISODES, STEPS))
+    return trials, two_step_fit.fit_two_step(trials, 0.8)
+
+
+def test_the_fit_recovers_a_hybrid_agent(hybrid_fit):
+    from scipy import stats
+
+    trials, fit = hybrid_fit
+    # The profile interval covers the true w (measured 0.516 [0.489, 0.539]) and excludes both
+    # restrictions, which the likelihood ratios reject.
+    assert fit.w.low < 0.5 < fit.w.high, fit.w
+    assert 0.0 < fit.w.low and fit.w.high < 1.0
+    assert fit.prefers_hybrid_over("model_free") and fit.prefers_hybrid_over("model_based")
+    assert fit.models["hybrid"].bic < min(fit.models[n].bic for n in ("model_free", "model_based"))
+    # The optimiser found the maximum: at least the true parameters' likelihood, and by
+    # no more than Wilks allows for 6 fitted parameters (chi-square(6), 0.999 quantile;
+    # measured 3.1). The 0.05 below 0 is the float32 sum's resolution at 10^4 nats.
+    truth = np.array([0.5, 0.5, 1.0, 5.0, 5.0, 0.3])
+    data = two_step_fit.ChoiceData.from_trials(trials)
+    at_truth = float(two_step_fit.log_likelihood(truth, data, 0.8).sum())
+    gain = 2.0 * (fit.models["hybrid"].log_likelihood - at_truth)
+    assert -0.05 < gain < stats.chi2.ppf(0.999, 6), gain
+
+
+def test_the_profile_interval_of_a_quadratic_profile_is_exact():
+    # statistic = ((w - 0.3) / 0.1)^2: the critical value 3.84 is crossed at 0.3 +- 0.196,
+    # and interpolation in sqrt(statistic) is exact for it on any grid.
+    grid = np.array([0.0, 0.05, 0.15, 0.35, 0.6, 0.9, 1.0])
+    statistic = ((grid - 0.3) / 0.1) ** 2
+    interval = two_step_fit.profile_interval(0.3, grid, statistic, 1.959964**2)
+    assert abs(interval.low - 0.1040036) < 1e-6 and abs(interval.high - 0.4959964) < 1e-6
+    # Inside at the grid's ends: the interval stops there.
+    flat = two_step_fit.profile_interval(0.5, grid, np.zeros_like(grid), 3.84)
+    assert (flat.low, flat.high) == (0.0, 1.0)
+
+
+def test_the_prediction_interval_covers_a_new_draw_at_its_level():
+    # 20 simulations and the agent's own draw, exchangeable: the new draw lies under the
+    # upper bound with probability 0.975. 4000 repetitions: SE sqrt(.975 .025 / 4000) =
+    # 0.0025; mean + 1.96 sd, without the t quantile and sqrt(1 + 1/n), would cover
+    # 0.9645 (4 SE short).
+    rng = np.random.default_rng(0)
+    repetitions, samples = 4000, 20
+    draws = rng.normal(size=(repetitions, samples + 1))
+    covered = [draw[-1] <= two_step_verdict.prediction_interval(draw[:-1]).high for draw in draws]
+    assert abs(np.mean(covered) - 0.975) < 3 * np.sqrt(0.975 * 0.025 / repetitions)
+
+
+def _fit_with(w: Interval, model_free: float, null: float) -> two_step_fit.TwoStepFit:
+    critical = {"model_free": 3.84, "model_based": 5.99, "null": 7.81}
+    return two_step_fit.TwoStepFit(
+        models={},
+        w=w,
+        profile_w=np.zeros(0),
+        profile_statistic=np.zeros(0),
+        likelihood_ratio={"model_free": model_free, "model_based": 0.0, "null": null},
+        critical=critical,
+        num_choices=1000,
+    )
+
+
+def test_the_fitted_verdict_needs_both_tests_for_model_based():
+    simulated = np.linspace(0.4, 0.6, 20)  # mean 0.5, prediction bound +0.63
+    strong_w = _fit_with(Interval(0.9, 0.6, 1.0), model_free=50.0, null=100.0)
+    low_w = _fit_with(Interval(0.0, 0.0, 0.1), model_free=0.5, null=100.0)
+    above, within = Interval(0.9, 0.85, 0.95), Interval(0.55, 0.5, 0.6)
+    verdict = two_step_verdict.fitted_verdict
+    assert verdict(strong_w, above, simulated).label == "model-based"
+    # Either test alone is what a model-free agent can show: no verdict.
+    assert verdict(strong_w, within, simulated).label == "undecided"
+    assert verdict(low_w, above, simulated).label == "undecided"
+    assert verdict(low_w, within, simulated).label == "model-free"
+    # w = 0 not rejected but the data leave w up to 0.8: not evidence of model-free control.
+    vague = _fit_with(Interval(0.0, 0.0, 0.8), model_free=0.5, null=100.0)
+    assert verdict(vague, within, simulated).label == "undecided"
+    # No learned value moves first-stage choices.
+    random = _fit_with(Interval(0.0, 0.0, 1.0), model_free=0.0, null=1.0)
+    assert verdict(random, within, simulated).label == "neither"
+    assert verdict(random, above, simulated).label == "undecided"
+
+
+def test_the_fitted_verdict_of_wsls_and_random_choices(wang):
+    # WSLS repeats rewarded choices whatever the transition: model-free in kind (the fit:
+    # lr 1, w 0). Uniform choices follow no value.
+    env, params = wang
+    labels = {}
+    for name, policy in (
+        ("win_stay_lose_shift", win_stay_lose_shift(noise=0.05)),
+        ("random", hybrid(0.0, learning_rate=0.5, beta=0.0)),
+    ):
+        trials = probe.trials_from_batch(probe.run_batch(policy, env, params, KEY, EPISODES, STEPS))
+        index = probe.stay_regression(trials)["reward_x_transition"]
+        labels[name] = probe.judge_by_fit(trials, index, env, params, KEY, STEPS)["verdict"].label
+    assert labels == {"win_stay_lose_shift": "model-free", "random": "neither"}

@@ -102,6 +102,7 @@ def hybrid(
     common_prob: float = 0.8,
     perseveration: float = 0.0,
     initial_value: float = 0.5,
+    second_stage_beta: float | None = None,
 ) -> FunctionalPolicy:
     """Daw et al. (2011) hybrid learner: ``Q1 = w Q1_MB + (1 - w) Q1_MF`` (w = ``model_based_weight``).
 
@@ -109,7 +110,10 @@ def hybrid(
     the second-stage reward prediction error reaches Q1_MF), ``beta`` the inverse
     temperature of both softmax choices, ``perseveration`` a bonus on the logit of
     repeating the previous a1, ``common_prob`` the transition model the MB part plans with.
+    ``second_stage_beta`` (None: ``beta``) is the second-stage inverse temperature
+    alone, as in Daw et al.'s model, whose fits the probe simulates.
     """
+    beta_second = beta if second_stage_beta is None else second_stage_beta
 
     def init_carry(batch: int) -> TwoStepAgentState:
         return _initial_state(batch, initial_value)
@@ -132,7 +136,7 @@ def hybrid(
             jax.nn.one_hot(state.first_action, NUM_ACTIONS) * (state.first_action >= 0)[:, None]
         )
         first_logits = beta * q_first + perseveration * repeat
-        second_logits = beta * state.q_second[jnp.arange(batch), second_state]
+        second_logits = beta_second * state.q_second[jnp.arange(batch), second_state]
         logits = jnp.where(at_second[:, None], second_logits, first_logits)
         action = jax.random.categorical(key, logits).astype(jnp.int32)
 
