@@ -557,7 +557,9 @@ def _draw_profile(ax, results: dict) -> None:
         ax.axvspan(interval["low"], interval["high"], color="grey", alpha=0.2, lw=0)
     ax.set_xlabel("model-based weight w (0: model-free, 1: model-based)")
     ax.set_ylabel("sqrt(2 x profile log-likelihood ratio)\n(dashed: 95% critical value)")
-    ax.set_ylim(0, max(4.0 * np.sqrt(fit["critical"]["model_free"]), 1.0))
+    ax.set_ylim(
+        0, 1.05 * max(np.nanmax(root, initial=0.0), 2.0 * np.sqrt(fit["critical"]["model_free"]))
+    )
     ax.set_title(f"fitted hybrid model: w {text_interval(interval)}", fontsize=10)
 
 
