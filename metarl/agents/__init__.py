@@ -6,16 +6,9 @@
 """
 
 from metarl.agents import policy
-from metarl.agents.actor_critic import ActorCritic, AgentOutput
-from metarl.agents.cores import (
-    Core,
-    GRUCore,
-    LSTMCore,
-    MLPCore,
-    TransformerCarry,
-    TransformerCore,
-    make_core,
-)
+from metarl.agents.actor_critic import ActorCritic, AgentOutput, make_core
+from metarl.agents.cores import Core, GRUCore, LSTMCore, MLPCore, ParallelCore
+from metarl.agents.transformer import TransformerCarry, TransformerCore
 
 __all__ = [
     "ActorCritic",
@@ -24,6 +17,7 @@ __all__ = [
     "GRUCore",
     "LSTMCore",
     "MLPCore",
+    "ParallelCore",
     "TransformerCarry",
     "TransformerCore",
     "make_core",

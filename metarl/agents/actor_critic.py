@@ -17,8 +17,34 @@ import jax.numpy as jnp
 from flax import struct
 
 from metarl.agents import policy
-from metarl.agents.cores import Core, ReplayableCore, make_core
+from metarl.agents.cores import Core, GRUCore, LSTMCore, MLPCore, ParallelCore, ReplayableCore
+from metarl.agents.transformer import TransformerCore
 from metarl.config import AgentConfig
+
+
+def make_core(
+    name: str,
+    hidden_size: int,
+    *,
+    transformer_heads: int = 2,
+    transformer_layers: int = 1,
+    transformer_context: int = 128,
+) -> Core:
+    """Build a core by its AgentConfig name ('gru', 'lstm', 'mlp', 'transformer')."""
+    if name == "gru":
+        return GRUCore(hidden_size)
+    if name == "lstm":
+        return LSTMCore(hidden_size)
+    if name == "mlp":
+        return MLPCore(hidden_size)
+    if name == "transformer":
+        return TransformerCore(
+            hidden_size, transformer_heads, transformer_layers, transformer_context
+        )
+    from metarl.errors import check_choice
+
+    check_choice("agent", "core", name, ("gru", "lstm", "mlp", "transformer"))
+    raise AssertionError("unreachable")
 
 
 @struct.dataclass
@@ -92,6 +118,12 @@ class ActorCritic:
     def supports_replay(self) -> bool:
         """Whether ``step_recorded``/``replay`` are available (the core is a ReplayableCore)."""
         return isinstance(self.core, ReplayableCore)
+
+    @property
+    def unrolls_in_parallel(self) -> bool:
+        """Whether ``unroll`` runs all steps at once (a ParallelCore): cheaper for a loss to
+        differentiate than the rollout's scanned steps."""
+        return isinstance(self.core, ParallelCore)
 
     def step_recorded(self, params: dict, carry, obs: jax.Array, episode_start: jax.Array):
         """``step``'s computation plus the core's record of it: -> (carry, AgentOutput, record)."""

@@ -9,7 +9,8 @@ probe calls K extra times on the same input, so every core has the same surface:
   reset inside, so calling it again on the same input keeps "thinking";
 * ``reset(carry, episode_start)``: the initial carry where ``episode_start`` is set;
 * ``unroll(params, carry, inputs, episode_start)``: reset-then-step over a ``[T, B]``
-  sequence (the PPO loss path; the GRU's has a hand-written backward pass).
+  sequence (the PPO loss path; the GRU's has a hand-written backward pass, a
+  ``ParallelCore``'s runs every step at once and A2C's loss uses it too).
 
 Inputs are ``[B, input_size]``, outputs ``[B, hidden_size]``. The carry holds only
 the memory of the current episode: the agent resets it when an episode starts and
@@ -17,13 +18,13 @@ keeps it across the trials of one episode.
 
 Cores: ``gru`` (fused-gate GRU, the default), ``lstm`` (flax OptimizedLSTMCell),
 ``mlp`` (no memory: the control) and ``transformer`` (causal attention over a
-fixed-size KV cache of the episode so far; see ``TransformerCore``).
+bounded window of the episode so far; ``metarl.agents.transformer``). ``make_core``
+(in ``metarl.agents.actor_critic``) builds one by name.
 """
 
 from __future__ import annotations
 
 import abc
-import math
 from typing import Any
 
 import flax.linen as nn
@@ -97,6 +98,23 @@ class ReplayableCore(Core):
 
         Valid only at the params and inputs the record was made with.
         """
+
+
+class ParallelCore(Core):
+    """A core whose ``unroll`` runs all T steps at once instead of scanning ``step``.
+
+    Its ``unroll`` must equal reset-then-step over the sequence (the acting form)
+    and be cheaper to differentiate than the scanned steps, so the updates run it
+    over the stored rollout: PPO (as for any core) and A2C, which otherwise
+    differentiates through the rollout itself. The carry the sequence starts from
+    is a constant of the loss (no gradient flows into the steps before it).
+    """
+
+    @abc.abstractmethod
+    def unroll(
+        self, params: Any, carry: Carry, inputs: jax.Array, episode_start: jax.Array
+    ) -> tuple[Carry, jax.Array]:
+        """inputs [T, B, D], episode_start [T, B] -> (carry after the T steps, outputs [T, B, H])."""
 
 
 # --------------------------------------------------------------------------- GRU
@@ -435,157 +453,3 @@ class MLPCore(Core):
 
     def unroll(self, params, carry, inputs, episode_start):
         return carry, self.module.apply({"params": params}, inputs)
-
-
-# --------------------------------------------------------------------------- Transformer
-
-
-@struct.dataclass
-class TransformerCarry:
-    keys: jax.Array
-    """[B, layers, context, heads, head_size] cached attention keys (a ring buffer)."""
-    values: jax.Array
-    """[B, layers, context, heads, head_size] cached attention values."""
-    position: jax.Array
-    """[B] int32: steps taken in the current episode (the next step's position)."""
-
-
-def sinusoidal_position(position: jax.Array, size: int) -> jax.Array:
-    """[B] int positions -> [B, size] sin/cos features (Vaswani et al. 2017)."""
-    half = size // 2
-    rates = jnp.exp(-math.log(10_000.0) * jnp.arange(half, dtype=jnp.float32) / max(half, 1))
-    angles = position.astype(jnp.float32)[:, None] * rates[None, :]
-    features = jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
-    return jnp.pad(features, ((0, 0), (0, size - 2 * half)))
-
-
-class _CachedAttentionBlock(nn.Module):
-    """Pre-LayerNorm causal self-attention + MLP block attending over a KV cache."""
-
-    model_size: int
-    num_heads: int
-
-    @nn.compact
-    def __call__(self, x, cached_keys, cached_values, write_slot, valid_slot):
-        # x [B, D]; cached_* [B, C, heads, head]; write_slot / valid_slot [B, C] bool
-        batch = x.shape[0]
-        head_size = self.model_size // self.num_heads
-        qkv = nn.Dense(3 * self.model_size, name="qkv")(nn.LayerNorm(name="attention_norm")(x))
-        query, key, value = jnp.split(qkv.reshape(batch, 3, self.num_heads, head_size), 3, axis=1)
-        query, key, value = query[:, 0], key[:, 0], value[:, 0]
-        write = write_slot[:, :, None, None]
-        cached_keys = jnp.where(write, key[:, None], cached_keys)
-        cached_values = jnp.where(write, value[:, None], cached_values)
-        scores = jnp.einsum("bhd,bchd->bhc", query, cached_keys) / math.sqrt(head_size)
-        scores = jnp.where(valid_slot[:, None, :], scores, jnp.finfo(scores.dtype).min)
-        weights = jax.nn.softmax(scores, axis=-1)
-        attended = jnp.einsum("bhc,bchd->bhd", weights, cached_values).reshape(
-            batch, self.model_size
-        )
-        x = x + nn.Dense(self.model_size, name="attention_out")(attended)
-        hidden = nn.gelu(
-            nn.Dense(2 * self.model_size, name="mlp_in")(nn.LayerNorm(name="mlp_norm")(x))
-        )
-        x = x + nn.Dense(self.model_size, name="mlp_out")(hidden)
-        return x, cached_keys, cached_values
-
-
-class _CachedTransformer(nn.Module):
-    model_size: int
-    num_heads: int
-    num_layers: int
-    context: int
-
-    @nn.compact
-    def __call__(self, carry: TransformerCarry, inputs):
-        x = nn.Dense(self.model_size, name="input")(inputs)
-        x = x + sinusoidal_position(carry.position, self.model_size)
-        slots = jnp.arange(self.context)
-        write_slot = slots[None, :] == (carry.position % self.context)[:, None]
-        valid_slot = slots[None, :] <= carry.position[:, None]
-        new_keys, new_values = [], []
-        for layer in range(self.num_layers):
-            x, layer_keys, layer_values = _CachedAttentionBlock(
-                self.model_size, self.num_heads, name=f"block_{layer}"
-            )(x, carry.keys[:, layer], carry.values[:, layer], write_slot, valid_slot)
-            new_keys.append(layer_keys)
-            new_values.append(layer_values)
-        outputs = nn.LayerNorm(name="output_norm")(x)
-        new_carry = TransformerCarry(
-            keys=jnp.stack(new_keys, axis=1),
-            values=jnp.stack(new_values, axis=1),
-            position=carry.position + 1,
-        )
-        return new_carry, outputs
-
-
-class TransformerCore(Core):
-    """Causal transformer over the episode so far, with a bounded memory of ``context`` steps.
-
-    Each step embeds the input, adds a sinusoidal encoding of its position in the
-    episode, writes its key/value into slot ``position % context`` of a per-layer KV
-    cache and attends over the filled slots (itself included). For the first
-    ``context`` steps of an episode this is exact causal attention over the whole
-    episode. Past the context the cache is a ring buffer: each new step overwrites the
-    oldest one, so each layer attends to a sliding window of the last ``context`` steps
-    (positions keep counting, so the agent still knows how far into the episode it is).
-    Windows stack across layers: with L layers an input can influence outputs up to
-    L * (context - 1) steps later and never after, so memory is bounded. Order within
-    the window comes from the position encoding alone; slot order is irrelevant.
-    """
-
-    def __init__(self, hidden_size: int, num_heads: int, num_layers: int, context: int):
-        if hidden_size % num_heads:
-            raise ValueError(
-                f"hidden_size {hidden_size} must be divisible by num_heads {num_heads}"
-            )
-        self.hidden_size = hidden_size
-        self.num_heads = num_heads
-        self.num_layers = num_layers
-        self.context = context
-        self.module = _CachedTransformer(hidden_size, num_heads, num_layers, context)
-
-    def init(self, key, input_size):
-        return self.module.init(key, self.initialize_carry(1), jnp.zeros((1, input_size)))["params"]
-
-    def initialize_carry(self, batch):
-        shape = (
-            batch,
-            self.num_layers,
-            self.context,
-            self.num_heads,
-            self.hidden_size // self.num_heads,
-        )
-        return TransformerCarry(
-            keys=jnp.zeros(shape, jnp.float32),
-            values=jnp.zeros(shape, jnp.float32),
-            position=jnp.zeros((batch,), jnp.int32),
-        )
-
-    def step(self, params, carry, inputs):
-        return self.module.apply({"params": params}, carry, inputs)
-
-
-def make_core(
-    name: str,
-    hidden_size: int,
-    *,
-    transformer_heads: int = 2,
-    transformer_layers: int = 1,
-    transformer_context: int = 128,
-) -> Core:
-    """Build a core by its AgentConfig name ('gru', 'lstm', 'mlp', 'transformer')."""
-    if name == "gru":
-        return GRUCore(hidden_size)
-    if name == "lstm":
-        return LSTMCore(hidden_size)
-    if name == "mlp":
-        return MLPCore(hidden_size)
-    if name == "transformer":
-        return TransformerCore(
-            hidden_size, transformer_heads, transformer_layers, transformer_context
-        )
-    from metarl.errors import check_choice
-
-    check_choice("agent", "core", name, ("gru", "lstm", "mlp", "transformer"))
-    raise AssertionError("unreachable")

@@ -6,19 +6,24 @@ step on policy-gradient + value + entropy losses.
 
 A2C takes one gradient step with the very parameters that acted, so the forward pass
 the rollout ran is exactly what a second pass over the stored inputs would recompute;
-the loss reuses it instead of running the core again. Two ways:
+the loss reuses it instead of running the core again where that is cheaper:
 
 * cores with a record (``ReplayableCore``: the GRU): the rollout keeps each step's
   gates, and the loss differentiates ``agent.replay`` of them, whose backward pass is
   the GRU's hand-written one (no recomputation, nothing stored twice, no per-step
   transposes), faster per update than differentiating through the rollout (CHANGELOG).
+* cores that unroll in parallel (``ParallelCore``: the transformer) are the exception:
+  the rollout acts step by step without a gradient and the loss differentiates
+  ``agent.unroll`` over the stored rollout from its initial carry, all steps at once
+  (differentiating the acting loop would store and back-propagate its KV cache at
+  every step; tests/agents/test_transformer.py).
 * other cores: the loss is differentiated through the rollout itself (sampled actions
   and env steps carry no gradient; the carry is back-propagated through the whole
   rollout as in a separate unroll), faster than re-running the core (CHANGELOG).
 
-Both give the gradient of the same objective as replaying the stored observations
-through ``agent.unroll`` from the rollout's initial carry (up to float rounding;
-tests/training/test_trainer.py checks it).
+All three give the gradient of the same objective as replaying the stored
+observations through ``agent.unroll`` from the rollout's initial carry (up to float
+rounding; tests/training/test_trainer.py checks the first and last).
 
 The pieces PPO shares (optimizer, schedules, advantage targets, the guarded
 parameter step) live in ``metarl.training.update``.
@@ -101,8 +106,10 @@ def make_a2c_loss(agent: ActorCritic, env: Any, config: ExperimentConfig, with_r
 
 
 def make_a2c_replay_loss(agent: ActorCritic, config: ExperimentConfig):
-    """loss(params, rollout, entropy_coef) -> (total, stats) over a rollout recorded with
-    ``record_core=True`` under these same ``params`` (see ``ActorCritic.replay``)."""
+    """loss(params, rollout, entropy_coef) -> (total, stats) over a rollout collected under
+    these same ``params``: replayed from the core's record (a ReplayableCore, collected
+    with ``record_core=True``; see ``ActorCritic.replay``) or else re-run by the core's
+    parallel ``unroll`` from the rollout's initial carry."""
     algo = config.algo
 
     def loss_fn(params, rollout: RolloutResult, entropy_coef: jax.Array):
@@ -110,7 +117,14 @@ def make_a2c_replay_loss(agent: ActorCritic, config: ExperimentConfig):
         advantages, targets = advantages_and_targets(rollout, algo.gamma, algo.gae_lambda)
         if algo.normalize_advantages:
             advantages = standardize(advantages)
-        out = agent.replay(params, trajectory.obs, trajectory.episode_start, trajectory.core_record)
+        if agent.supports_replay:
+            out = agent.replay(
+                params, trajectory.obs, trajectory.episode_start, trajectory.core_record
+            )
+        else:
+            _, out = agent.unroll(
+                params, rollout.initial_carry, trajectory.obs, trajectory.episode_start
+            )
         return a2c_objective(
             out.logits,
             out.value,
@@ -133,14 +147,15 @@ def make_a2c_update(
 ) -> UpdateFn:
     """The A2C update for one seed: (TrainState, env_params) -> (TrainState, metrics).
 
-    With a ReplayableCore the loss replays the rollout's record; otherwise it is
-    differentiated through the rollout (the two are compared in the CHANGELOG).
+    With a ReplayableCore the loss replays the rollout's record, with a ParallelCore it
+    re-runs the rollout all at once; otherwise it is differentiated through the
+    rollout (compared in the CHANGELOG).
     """
     algo, run = config.algo, config.run
     num_updates = run.num_updates
     steps_per_update = run.num_envs * run.rollout_length
 
-    if agent.supports_replay:
+    if agent.supports_replay or agent.unrolls_in_parallel:
         replay_loss = make_a2c_replay_loss(agent, config)
 
         def replay_update(state: TrainState, env_params: Any):
@@ -155,7 +170,7 @@ def make_a2c_update(
                 rollout_key,
                 run.rollout_length,
                 with_regret,
-                record_core=True,
+                record_core=agent.supports_replay,
             )
             (total, stats), grads = jax.value_and_grad(replay_loss, has_aux=True)(
                 state.params, rollout, entropy_coef

@@ -1,5 +1,6 @@
 """Cores and the actor-critic: carry shapes, resets at episode starts, unroll = repeated
-steps, the transformer's bounded context, and the act protocol."""
+steps, the transformer's bounded context, and the act protocol (the transformer's
+parallel forward: test_transformer.py)."""
 
 import jax
 import jax.numpy as jnp
@@ -213,31 +214,40 @@ def test_episode_start_resets_hidden_state(name):
     assert not np.allclose(out.hidden[1:], fresh.hidden[1:])
 
 
-def first_input_influence(num_layers, context, length):
-    """|output_t(x) - output_t(x with x_0 changed)| per step t, summed over batch and features."""
+def first_input_influence(num_layers, context, length, form):
+    """|output_t(x) - output_t(x with x_0 changed)| per step t, summed over batch and features.
+
+    ``form``: 'parallel' (the transformer's own unroll, all steps at once) or 'acting'
+    (the generic scan of its cached step).
+    """
+    from metarl.agents.cores import Core
+
     core, params = build_core(
         "transformer", transformer_layers=num_layers, transformer_context=context
     )
+    unroll = core.unroll if form == "parallel" else lambda *a: Core.unroll(core, *a)
     xs = inputs(length)
     changed = xs.at[0].add(3.0)
     starts = jnp.zeros((length, B), bool)
     carry = core.initialize_carry(B)
-    _, out = core.unroll(params, carry, xs, starts)
-    _, out_changed = core.unroll(params, carry, changed, starts)
+    _, out = unroll(params, carry, xs, starts)
+    _, out_changed = unroll(params, carry, changed, starts)
     return np.abs(np.asarray(out - out_changed)).sum(axis=(1, 2))
 
 
-def test_transformer_context_bounds_memory_one_layer():
+@pytest.mark.parametrize("form", ["parallel", "acting"])
+def test_transformer_context_bounds_memory_one_layer(form):
     # Context 4, one layer: step t attends to steps t-3..t, so x_0 reaches t <= 3 only.
-    influence = first_input_influence(num_layers=1, context=4, length=8)
+    influence = first_input_influence(num_layers=1, context=4, length=8, form=form)
     assert np.all(influence[:4] > 1e-4)
     np.testing.assert_array_equal(influence[4:], 0.0)
 
 
-def test_transformer_context_bounds_memory_two_layers():
+@pytest.mark.parametrize("form", ["parallel", "acting"])
+def test_transformer_context_bounds_memory_two_layers(form):
     # Two layers stack windows: receptive field layers * (context - 1) + 1 = 7 steps, so
     # x_0 reaches t <= 6 and nothing after.
-    influence = first_input_influence(num_layers=2, context=4, length=10)
+    influence = first_input_influence(num_layers=2, context=4, length=10, form=form)
     assert np.all(influence[:7] > 1e-5)
     np.testing.assert_array_equal(influence[7:], 0.0)
 
@@ -251,7 +261,8 @@ def test_transformer_position_counts_past_the_context():
     np.testing.assert_array_equal(carry.position, [6, 6, 6])
     reset = core.reset(carry, jnp.array([True, False, True]))
     np.testing.assert_array_equal(reset.position, [0, 6, 0])
-    np.testing.assert_array_equal(reset.keys[0], 0.0)
+    # Position 0 masks the old slots: the cache is left as it was (no per-step rewrite).
+    np.testing.assert_array_equal(reset.keys, carry.keys)
 
 
 def test_mlp_core_has_no_memory():
