@@ -31,9 +31,15 @@ win-stay/lose-shift. The probe measures
 A positive interaction alone does not show model-based control: Akam et al. (2015)
 show model-free agents produce one too, its size depending on their learning rate,
 because rare-transition rewards come disproportionately after choices that are
-already the worse ones. So ``two_step_verdict`` judges an agent only *relative to
-simulated model-free references on the same task*, and ``analyze_two_step`` always
-runs those references beside the agent (same evaluation key) and reports all of them.
+already the worse ones, and larger the more deterministic they are. So
+``two_step_verdict`` judges an agent only *relative to simulated model-free
+references on the same task*; but a fixed grid of references (here beta 5 and 10)
+is beaten by a near-deterministic model-free agent (SARSA(1), lr 0.5, beta 50:
+index +0.70 against the grid's +0.58). The probe's verdict is therefore
+``two_step_verdict.fitted_verdict``: the hybrid model's w, fitted to the agent's
+own choices, and the agent's index against the model-free model fitted to those
+same choices (its own temperature and learning rate), simulated. ``analyze_two_step``
+runs both, and the reference grid beside the agent (same evaluation key).
 
 Trials come from an ``EpisodeBatch``: the task alternates stages from an episode's
 start, so a1 is the action at even steps and the reward at odd steps says whether
@@ -415,7 +421,8 @@ def analyze_two_step(
 
 # ------------------------------------------------------------------ the probe
 
-VERDICTS = ("model-based", "model-free", "neither", "undecided")
+# 'neither' (the regression rule's third label) is gone: see two_step_verdict.fitted_verdict.
+VERDICTS = ("model-based", "model-free", "undecided")
 
 
 def strongest_model_free(agents: dict, model_free: list[str]) -> str:

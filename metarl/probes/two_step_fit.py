@@ -56,8 +56,12 @@ HIGH = np.array([1.0, 1.0, 1.0, np.log(3000.0), np.log(3000.0), 20.0])
 # (learning rate, beta) starting points: the likelihood is not concave in them, and slow
 # learners with sharp choices look like fast learners with soft ones early in a fit.
 STARTS = ((0.2, 2.0), (0.7, 2.0), (0.2, 20.0), (0.7, 20.0))
-# Denser near the ends, where agents of the library's two mechanisms put w.
-PROFILE_W = (0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.95)
+# The restrictions start from two of them only: the profile refits w = 0 and w = 1 from
+# the hybrid's best as well, so each restriction has three starts in all.
+RESTRICTED_STARTS = (STARTS[0], STARTS[3])
+# Denser near the ends, where agents of the library's two mechanisms put w; 0.5 is the
+# verdict's threshold (two_step_verdict.DOMINANT_W), fitted exactly.
+PROFILE_W = (0.05, 0.15, 0.3, 0.5, 0.7, 0.85, 0.95)
 ITERATIONS = 60
 TOLERANCE = 1e-3
 UNROLL = 10
@@ -516,7 +520,8 @@ def profile_interval(
 def fit_two_step(trials: TwoStepTrials, common_prob: float, z: float = Z_95) -> TwoStepFit:
     """Fit ``MODELS`` to the agent's first- and second-stage choices; profile w.
 
-    Stage 1 fits every model from every ``STARTS`` point. Stage 2 refits at each w of
+    Stage 1 fits the hybrid from every ``STARTS`` point and the restrictions from
+    ``RESTRICTED_STARTS``. Stage 2 refits at each w of
     0, ``PROFILE_W``, 1 from the hybrid's best (w replaced) and from the nearer
     restriction's best, so the profile is not left in a local optimum the full fit
     escaped; w = 0 and w = 1 there are the model-free and model-based fits again.
@@ -525,16 +530,13 @@ def fit_two_step(trials: TwoStepTrials, common_prob: float, z: float = Z_95) -> 
 
     data = ChoiceData.from_trials(trials)
     names = list(MODELS)
-    rows = [
-        (MODELS[name][0], np.array([0.5, rate, 0.7, beta, beta, 0.0]))
-        for name in names
-        for rate, beta in STARTS
-    ]
+    rows, spans = [], {}
+    for name in names:
+        starts = STARTS if name == "hybrid" else RESTRICTED_STARTS
+        spans[name] = slice(len(rows), len(rows) + len(starts))
+        rows += [(MODELS[name][0], np.array([0.5, r, 0.7, b, b, 0.0])) for r, b in starts]
     params, nll = _solve(rows, data, common_prob)
-    span = len(STARTS)
-    best = {
-        name: _best(params, nll, slice(i * span, (i + 1) * span)) for i, name in enumerate(names)
-    }
+    best = {name: _best(params, nll, spans[name]) for name in names}
 
     grid = np.array([0.0, *PROFILE_W, 1.0])
     rows = []

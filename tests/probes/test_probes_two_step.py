@@ -313,7 +313,7 @@ def test_the_fit_recovers_a_hybrid_agent(hybrid_fit):
     from scipy import stats
 
     trials, fit = hybrid_fit
-    # The profile interval covers the true w (measured 0.516 [0.489, 0.539]) and excludes both
+    # The profile interval covers the true w (measured 0.516 [0.488, 0.539]) and excludes both
     # restrictions, which the likelihood ratios reject.
     assert fit.w.low < 0.5 < fit.w.high, fit.w
     assert 0.0 < fit.w.low and fit.w.high < 1.0
@@ -380,15 +380,30 @@ def test_the_fitted_verdict_needs_both_tests_for_model_based():
     # w = 0 not rejected but the data leave w up to 0.8: not evidence of model-free control.
     vague = _fit_with(Interval(0.0, 0.0, 0.8), model_free=0.5, null=100.0)
     assert verdict(vague, within, simulated).label == "undecided"
-    # No learned value moves first-stage choices.
+    # No learned value detected in first-stage choices: random, or a learner too weak to see.
     random = _fit_with(Interval(0.0, 0.0, 1.0), model_free=0.0, null=1.0)
-    assert verdict(random, within, simulated).label == "neither"
+    assert verdict(random, within, simulated).label == "undecided"
     assert verdict(random, above, simulated).label == "undecided"
+
+
+def test_w_excluding_zero_is_not_enough_for_model_based():
+    # The greedy model-free SARSA(1) agent (lr 1, beta 100) on the Daw task, key 3: w = 0
+    # rejected (likelihood ratio 4.19 > 3.84), and its index 0.196 above the fitted model-free
+    # simulations' (mean 0.173, sd 0.010, bound 0.195): both 95% tests failed together,
+    # since both read the same stay pattern. Its w is mostly model-free all the same.
+    fit = _fit_with(Interval(0.005, 0.0001, 0.020), model_free=4.19, null=11744.6)
+    rng = np.random.default_rng(0)
+    simulated = 0.173 + 0.010 * rng.standard_normal(20)
+    simulated = 0.173 + (simulated - simulated.mean()) / simulated.std(ddof=1) * 0.010
+    index = Interval(0.196, 0.176, 0.216)
+    verdict = two_step_verdict.fitted_verdict(fit, index, simulated)
+    assert verdict.checks["w_above_zero"] and verdict.checks["index_above_model_free"]
+    assert verdict.label == "undecided"
 
 
 def test_the_fitted_verdict_of_wsls_and_random_choices(wang):
     # WSLS repeats rewarded choices whatever the transition: model-free in kind (the fit:
-    # lr 1, w 0). Uniform choices follow no value.
+    # lr 1, w 0). Uniform choices follow no value: no verdict either way.
     env, params = wang
     labels = {}
     for name, policy in (
@@ -398,4 +413,4 @@ def test_the_fitted_verdict_of_wsls_and_random_choices(wang):
         trials = probe.trials_from_batch(probe.run_batch(policy, env, params, KEY, EPISODES, STEPS))
         index = probe.stay_regression(trials)["reward_x_transition"]
         labels[name] = probe.judge_by_fit(trials, index, env, params, KEY, STEPS)["verdict"].label
-    assert labels == {"win_stay_lose_shift": "model-free", "random": "neither"}
+    assert labels == {"win_stay_lose_shift": "model-free", "random": "undecided"}

@@ -4,8 +4,8 @@ Every agent is the library's Daw hybrid (``baselines.two_step.hybrid``) with w =
 (model-free SARSA(1)) or w = 1 (model-based), played on the registered tasks
 (256 episodes of 100 trials, key 3, all agents on the same episodes) and judged by
 ``two_step.judge_by_fit``. A wrong verdict is 'model-based' for a model-free agent,
-'model-free' for a model-based one, and 'neither' for either (both follow learned
-values). The grid spans inverse temperatures from near-random (1) to greedy (1000),
+'model-free' for a model-based one, and 'neither' (the regression rule's label,
+which the fitted rule no longer gives) for either: both follow learned values. The grid spans inverse temperatures from near-random (1) to greedy (1000),
 learning rates 0.05-1 and perseveration off / on: Akam et al. (2015)'s trap is a
 near-deterministic model-free agent whose reward x transition coefficient exceeds
 every model-free reference of a fixed grid (the first row of ``TABLE``).
