@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from metarl import cli
+from metarl.probes import volatility
 from metarl.probes.run_probes import PROBES_BY_FAMILY, VERDICTS
 
 HORIZON = 20
@@ -230,9 +231,8 @@ def test_volatility_puts_the_checkpoint_beside_fixed_and_adaptive_references(ban
     run_dir, _ = bandit_probed
     results = _summary(run_dir, "volatility")["results"]
     agents = results["agents"]
-    assert set(agents) == {
-        "checkpoint", "q_learning_fixed_rate", "bayes_hazard_0", "bayes_fixed_hazard", "bayes_told_hazard"
-    }  # fmt: skip
+    assert set(agents) == {"checkpoint", *volatility.FIXED_REFERENCES, "bayes_told_hazard"}
+    assert results["fixed_references"] == list(volatility.FIXED_REFERENCES)
     assert (
         results["conditions"]["num_arms"] == NUM_ARMS
         and results["conditions"]["horizon"] == HORIZON
@@ -245,15 +245,17 @@ def test_volatility_puts_the_checkpoint_beside_fixed_and_adaptive_references(ban
         if name != "checkpoint":
             excess = row["checkpoint_difference_minus_this"]
             assert _finite(excess["low"], excess["high"])
-    # Told the hazard = the hazard-0 Bayesian's stable fit and the fixed-hazard one's volatile fit.
+    # Told the hazard = the hazard-0 Bayesian's stable fit and the true-hazard one's volatile fit.
     told = agents["bayes_told_hazard"]
+    stable_part, volatile_part = volatility.TOLD_HAZARD_PARTS
+    assert stable_part == "bayes_hazard_0" and volatile_part == "bayes_hazard_0.05"
     assert (
         told["stable_learning_rate"]["value"]
-        == agents["bayes_hazard_0"]["stable_learning_rate"]["value"]
+        == agents[stable_part]["stable_learning_rate"]["value"]
     )
     assert (
         told["volatile_learning_rate"]["value"]
-        == agents["bayes_fixed_hazard"]["volatile_learning_rate"]["value"]
+        == agents[volatile_part]["volatile_learning_rate"]["value"]
     )
 
 
