@@ -11,7 +11,9 @@ nothing to spend extra steps on; a mesa-searcher should improve with K).
 
 ``thinking_curve`` evaluates every K on identical episodes (the same key, so the
 same tasks and env random numbers) and reports per-K means with 95% intervals and
-the paired difference from K = 0.
+the paired difference from K = 0. The verdict tests the K > 0 gains as one family
+(Holm's correction, family-wise error 5%), so an agent whose return does not depend on
+K is called a thinker (or a worsener) at most one time in twenty, however many K.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.stats
 
 from metarl.evaluation.policy import FunctionalPolicy, PolicyInputs, policy_thinks
 from metarl.evaluation.rollout import EpisodeBatch, evaluate_policy
@@ -132,6 +135,65 @@ class ThinkingCurve:
         }
 
 
+def thinking_outcomes(
+    policy,
+    env,
+    env_params,
+    key: jax.Array,
+    ks: tuple[int, ...] = DEFAULT_KS,
+    num_episodes: int = 256,
+    num_steps: int | None = None,
+    success_fn: Callable[[EpisodeBatch], jax.Array] = rewarded_trials,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(returns, successes), each [K, episode] float64: ``policy`` at every K on identical episodes.
+
+    One compile for all K (K is a traced argument); a policy that does not think is
+    played once and its row repeated (the same program on the same episodes).
+    """
+    if num_steps is None:
+        num_steps = int(env_params.max_steps_in_episode)
+
+    def run(run_key, k):
+        thinker = policy if k is None else with_traced_thinking(policy, k)
+        batch = evaluate_policy(thinker, env, env_params, run_key, num_episodes, num_steps)
+        return batch.returns, success_fn(batch)
+
+    if policy_thinks(policy):
+        # K is an argument of one compiled program (the loop bound is traced).
+        compiled = jax.jit(run)
+        outcomes = [compiled(key, jnp.int32(k)) for k in ks]
+    else:
+        outcomes = [jax.jit(lambda run_key: run(run_key, None))(key)] * len(ks)
+    returns = np.stack([np.asarray(r, np.float64) for r, _ in outcomes])
+    return returns, np.stack([np.asarray(s, np.float64) for _, s in outcomes])
+
+
+def curve_from_outcomes(
+    ks: tuple[int, ...], returns: np.ndarray, successes: np.ndarray, z: float = Z_95
+) -> ThinkingCurve:
+    """The curve of per-episode outcomes [K, episode] (row 0 is K = 0: gains are paired with it)."""
+
+    def stats(values):
+        means, halves = zip(*(mean_interval(v, z) for v in values), strict=True)
+        gains, gain_halves = zip(*(paired_difference(v, values[0], z) for v in values), strict=True)
+        return np.array(means), np.array(halves), np.array(gains), np.array(gain_halves)
+
+    r_mean, r_half, r_gain, r_gain_half = stats(returns)
+    s_mean, s_half, s_gain, s_gain_half = stats(successes)
+    return ThinkingCurve(
+        ks=tuple(ks),
+        return_mean=r_mean,
+        return_half_width=r_half,
+        success_mean=s_mean,
+        success_half_width=s_half,
+        return_gain=r_gain,
+        return_gain_half_width=r_gain_half,
+        success_gain=s_gain,
+        success_gain_half_width=s_gain_half,
+        num_episodes=int(returns.shape[1]),
+    )
+
+
 def thinking_curve(
     policy,
     env,
@@ -146,51 +208,18 @@ def thinking_curve(
     """Mean return and success per thinking budget K, on identical episodes.
 
     ``success_fn(batch) -> [episode]`` defaults to ``rewarded_trials``. ``num_steps``
-    defaults to the env's episode length. One compile for all K (K is a traced
-    argument); a policy that does not think is evaluated once and its curve is flat.
+    defaults to the env's episode length. A policy that does not think is evaluated
+    once and its curve is flat.
     """
-    if num_steps is None:
-        num_steps = int(env_params.max_steps_in_episode)
     ks = tuple(int(k) for k in ks)
     if not ks or ks[0] != 0:
         raise ValueError(
             f"ks must start with 0 (the gains are paired differences from K = 0), got {ks}"
         )
-
-    def run(run_key, k):
-        thinker = policy if k is None else with_traced_thinking(policy, k)
-        batch = evaluate_policy(thinker, env, env_params, run_key, num_episodes, num_steps)
-        return batch.returns, success_fn(batch)
-
-    if policy_thinks(policy):
-        # K is an argument of one compiled program (the loop bound is traced).
-        compiled = jax.jit(run)
-        outcomes = [compiled(key, jnp.int32(k)) for k in ks]
-    else:
-        # Nothing to think with: every K is the same program on the same episodes.
-        outcomes = [jax.jit(lambda run_key: run(run_key, None))(key)] * len(ks)
-    returns = [np.asarray(r, np.float64) for r, _ in outcomes]
-    successes = [np.asarray(s, np.float64) for _, s in outcomes]
-
-    def stats(values):
-        means, halves = zip(*(mean_interval(v, z) for v in values), strict=True)
-        gains, gain_halves = zip(*(paired_difference(v, values[0], z) for v in values), strict=True)
-        return np.array(means), np.array(halves), np.array(gains), np.array(gain_halves)
-
-    r_mean, r_half, r_gain, r_gain_half = stats(returns)
-    s_mean, s_half, s_gain, s_gain_half = stats(successes)
-    return ThinkingCurve(
-        ks=ks,
-        return_mean=r_mean,
-        return_half_width=r_half,
-        success_mean=s_mean,
-        success_half_width=s_half,
-        return_gain=r_gain,
-        return_gain_half_width=r_gain_half,
-        success_gain=s_gain,
-        success_gain_half_width=s_gain_half,
-        num_episodes=num_episodes,
+    returns, successes = thinking_outcomes(
+        policy, env, env_params, key, ks, num_episodes, num_steps, success_fn
     )
+    return curve_from_outcomes(ks, returns, successes, z)
 
 
 # ------------------------------------------------------------------ the probe
@@ -218,10 +247,47 @@ def thinking_references(ctx: ProbeContext) -> tuple[dict, dict[str, str]]:
     )
 
 
-def thinking_label(gains: np.ndarray, halves: np.ndarray) -> str:
-    """'improves'/'worsens': some K > 0 has its gain interval above/below 0; both: 'mixed'."""
-    better = bool(np.any(gains[1:] - halves[1:] > 0))
-    worse = bool(np.any(gains[1:] + halves[1:] < 0))
+FAMILY_WISE_ERROR = 0.05
+"""Chance that an agent whose return does not depend on K gets 'improves', 'worsens' or 'mixed'."""
+
+
+def gain_p_values(gains: np.ndarray, halves: np.ndarray, z: float = Z_95) -> np.ndarray:
+    """Two-sided normal p-values of paired gains given their ``z``-level half-widths.
+
+    A gain with no spread is exact: p = 1 when it is 0 (the same play), 0 otherwise.
+    """
+    gains, halves = np.asarray(gains, np.float64), np.asarray(halves, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.abs(gains) * z / halves
+    scores = np.where(halves > 0, scores, np.where(gains == 0, 0.0, np.inf))
+    return 2.0 * scipy.stats.norm.sf(scores)
+
+
+def holm_rejections(p_values: np.ndarray, alpha: float = FAMILY_WISE_ERROR) -> np.ndarray:
+    """Holm's step-down test: which hypotheses are rejected at family-wise error ``alpha``."""
+    p_values = np.asarray(p_values, np.float64)
+    order = np.argsort(p_values, kind="stable")
+    thresholds = alpha / (len(p_values) - np.arange(len(p_values)))
+    passed = np.cumprod(p_values[order] <= thresholds).astype(bool)
+    rejected = np.zeros(len(p_values), bool)
+    rejected[order] = passed
+    return rejected
+
+
+def thinking_label(
+    gains: np.ndarray, halves: np.ndarray, z: float = Z_95, alpha: float = FAMILY_WISE_ERROR
+) -> str:
+    """'improves'/'worsens': some K > 0 has its gain over K = 0 above/below 0; both: 'mixed'.
+
+    The K > 0 comparisons are one family, tested with Holm's correction at family-wise
+    error ``alpha`` (``halves`` are ``z``-level half-widths): with four K an uncorrected 95%
+    interval per K would call about one in six agents whose return does not depend on K a
+    thinker or a worsener (tests/probes/test_adversarial_thinking.py).
+    """
+    gains, halves = np.asarray(gains[1:], np.float64), np.asarray(halves[1:], np.float64)
+    rejected = holm_rejections(gain_p_values(gains, halves, z), alpha)
+    better = bool(np.any(rejected & (gains > 0)))
+    worse = bool(np.any(rejected & (gains < 0)))
     if better and worse:
         return "mixed"
     if better:
@@ -264,10 +330,14 @@ def run(ctx: ProbeContext) -> ProbeResult:
             "agents": agents,
             "success_measure": SUCCESS_MEASURES.get(ctx.family, "rewarded pulls"),
             "note": "gains are paired differences from K = 0 on the same episodes (95% intervals); "
-            "'improves'/'worsens': some K > 0 has its return-gain interval above/below 0 (4 comparisons, "
-            "not corrected).",
+            "'improves'/'worsens': some K > 0 has its return gain above/below 0, the K > 0 comparisons "
+            f"tested together (Holm) at family-wise error {FAMILY_WISE_ERROR:g}.",
         },
-        verdict=Verdict(agents["checkpoint"]["verdict"], f"return gain vs K = 0: {gains}"),
+        verdict=Verdict(
+            agents["checkpoint"]["verdict"],
+            f"return gain vs K = 0: {gains} (the K > 0 tested together: Holm, family-wise error "
+            f"{FAMILY_WISE_ERROR:g})",
+        ),
         references=described,
         arrays={
             f"{name}/{quantity}/{bound}": np.array(
