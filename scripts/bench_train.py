@@ -5,6 +5,10 @@ Cases (one seed each):
 * ``default``: the default experiment exactly as configured
   (experiments/bandit_default.py: A2C, GRU 64, 256 envs x 20-step rollouts, 5-armed
   100-pull Bernoulli bandit). The issue's target for it is >= 500k env steps/s.
+* ``transformer``: the default experiment with ``agent.core=transformer`` (hidden 64,
+  context 128, 1 layer, 2 heads: the config's defaults), timed alternately with the
+  GRU default in the same run; the ratio (transformer env steps/s over the GRU's,
+  median of per-repeat ratios) has a goal of at least 1/3.
 * ``ppo``: recurrent PPO, GRU 128 after a 128-unit ReLU embedding, 128-step rollouts,
   4 epochs x 4 minibatches, on a 2-armed 100-pull Bernoulli bandit, at 64 and 512 envs,
   against a **reference measured in the same run**: ``reference_ppo_gru`` below, a
@@ -29,7 +33,8 @@ the table shows medians; ``ratio`` is the median of the per-repeat ratios, so lo
 from other processes mostly cancels. Absolute numbers still depend on that load
 (``uptime`` is printed).
 
-    python scripts/bench_train.py [--updates 2] [--repeats 5] [--envs 64 512] [--only ppo]
+    python scripts/bench_train.py [--updates 2] [--repeats 5] [--envs 64 512]
+                                  [--only default|transformer|ppo]
 """
 
 from __future__ import annotations
@@ -83,6 +88,13 @@ REF_HP = dict(
 def default_case(updates: int) -> ExperimentConfig:
     run = dataclasses.replace(DEFAULT_CONFIG.run, updates_per_chunk=updates)
     return dataclasses.replace(DEFAULT_CONFIG, run=run)
+
+
+def transformer_case(updates: int) -> ExperimentConfig:
+    """The default experiment with the transformer core (heads, layers, context: defaults)."""
+    config = default_case(updates)
+    agent = dataclasses.replace(config.agent, core="transformer")
+    return dataclasses.replace(config, name="bench_transformer", agent=agent)
 
 
 def default_case_resized(num_envs: int, rollout_length: int, updates: int) -> ExperimentConfig:
@@ -359,6 +371,24 @@ def load_average() -> str:
         return "uptime unavailable"
 
 
+def transformer_vs_gru(updates: int, repeats: int) -> None:
+    """The default experiment with the GRU and with the transformer, timed alternately."""
+    config = transformer_case(updates)
+    agent = config.agent
+    gru, steps, gru_compile = compile_ours(default_case(updates))
+    transformer, _, transformer_compile = compile_ours(config)
+    gru_s, transformer_s = interleaved([gru, transformer], repeats)
+    print(
+        f"\ndefault experiment, GRU vs transformer (hidden {agent.hidden_size}, context "
+        f"{agent.transformer_context}, {agent.transformer_layers} layer, "
+        f"{agent.transformer_heads} heads), {steps:,} env steps per chunk:\n"
+        f"  GRU:         {steps / np.median(gru_s):9,.0f} env steps/s, compile {gru_compile:.1f} s\n"
+        f"  transformer: {steps / np.median(transformer_s):9,.0f} env steps/s, "
+        f"compile {transformer_compile:.1f} s\n"
+        f"  ratio transformer/GRU: {np.median(gru_s / transformer_s):.3f} (goal >= 0.333)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -372,7 +402,7 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--envs", type=int, nargs="+", default=[64, 512])
-    parser.add_argument("--only", default="", help="'default' or 'ppo'")
+    parser.add_argument("--only", default="", help="'default', 'transformer' or 'ppo'")
     parser.add_argument(
         "--no-published-net",
         action="store_true",
@@ -421,6 +451,9 @@ def main() -> None:
                 f"{steps / np.median(seconds):,.0f} env steps/s (best {steps / seconds.min():,.0f}), "
                 f"compile {compile_s:.1f} s"
             )
+
+    if args.only in ("", "transformer"):
+        transformer_vs_gru(args.default_updates, args.repeats)
 
     if args.only in ("", "ppo"):
         print(

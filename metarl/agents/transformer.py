@@ -40,9 +40,9 @@ from metarl.agents.cores import ParallelCore
 @struct.dataclass
 class TransformerCarry:
     keys: jax.Array
-    """[B, layers, context, heads, head_size] cached attention keys (a ring buffer)."""
+    """[B, layers, heads, context, head_size] cached attention keys (a ring buffer)."""
     values: jax.Array
-    """[B, layers, context, heads, head_size] cached attention values."""
+    """[B, layers, heads, context, head_size] cached attention values."""
     position: jax.Array
     """[B] int32: steps taken in the current episode (the next step's position).
 
@@ -100,9 +100,31 @@ def sequence_mask(start_position: jax.Array, last_start: jax.Array, context: int
     return jnp.concatenate([memory, window[None] & same_episode], axis=-1)
 
 
-def attend(query: jax.Array, keys: jax.Array, values: jax.Array, mask: jax.Array) -> jax.Array:
-    """query [B, T, heads, head], keys/values [B, S, heads, head], mask [B, T, S] -> [B, T, heads, head]."""
-    return jax.nn.dot_product_attention(query, keys, values, mask=mask[:, None])
+def attend(
+    query: jax.Array, parts: list[tuple[jax.Array, jax.Array]], mask: jax.Array
+) -> jax.Array:
+    """Masked softmax attention over keys given in parts, heads-major.
+
+    query [B, heads, T, head]; parts: (keys, values) pairs, each [B, heads, S_i, head],
+    attended as if concatenated along S; mask [B, T, sum S_i] -> [B, heads, T, head].
+
+    Hand-written rather than ``jax.nn.dot_product_attention``: that one takes
+    [B, S, heads, head] keys, and XLA:CPU then transposes the whole KV cache at every
+    acting step (most of the step's time); heads-major keys are multiplied where they
+    lie. Parts spare the training forward a copy of the memory into one key array.
+    """
+    scale = 1.0 / math.sqrt(query.shape[-1])
+    scores = jnp.concatenate(
+        [jnp.einsum("bhtd,bhsd->bhts", query, keys) * scale for keys, _ in parts], axis=-1
+    )
+    scores = jnp.where(mask[:, None], scores, jnp.finfo(scores.dtype).min)
+    weights = jax.nn.softmax(scores, axis=-1)
+    attended, start = 0.0, 0
+    for _, values in parts:
+        size = values.shape[2]
+        attended += jnp.einsum("bhts,bhsd->bhtd", weights[..., start : start + size], values)
+        start += size
+    return attended
 
 
 class _AttentionBlock(nn.Module):
@@ -177,8 +199,8 @@ class TransformerCore(ParallelCore):
         shape = (
             batch,
             self.num_layers,
-            self.context,
             self.num_heads,
+            self.context,
             self.hidden_size // self.num_heads,
         )
         return TransformerCarry(
@@ -207,11 +229,12 @@ class TransformerCore(ParallelCore):
         keys, values = carry.keys, carry.values
         for layer in range(self.num_layers):
             query, key, value = self._block(params, layer, _AttentionBlock.project, x)
-            # One [heads, head] row per env: a scatter, in place inside the rollout loop.
-            keys = keys.at[rows, layer, slot].set(key, unique_indices=True)
-            values = values.at[rows, layer, slot].set(value, unique_indices=True)
-            attended = attend(query[:, None], keys[:, layer], values[:, layer], valid)
-            x = self._block(params, layer, _AttentionBlock.finish, x, attended[:, 0])
+            # One [heads, head] row per env, written before the cache is read: then the
+            # scatter runs in place in the rollout loop (read first, XLA copies the cache).
+            keys = keys.at[rows, layer, :, slot].set(key, unique_indices=True)
+            values = values.at[rows, layer, :, slot].set(value, unique_indices=True)
+            attended = attend(query[:, :, None], [(keys[:, layer], values[:, layer])], valid)
+            x = self._block(params, layer, _AttentionBlock.finish, x, attended[:, :, 0])
         hidden = self.output_norm.apply({"params": params["output_norm"]}, x)
         return TransformerCarry(keys, values, carry.position + 1), hidden
 
@@ -222,28 +245,30 @@ class TransformerCore(ParallelCore):
         x = jnp.swapaxes(self._embed(params, inputs, position), 0, 1)  # [B, T, H]
         written_keys, written_values = [], []
         for layer in range(self.num_layers):
-            query, key, value = self._block(params, layer, _AttentionBlock.project, x)
-            memory_keys = jax.lax.stop_gradient(carry.keys[:, layer])
-            memory_values = jax.lax.stop_gradient(carry.values[:, layer])
-            attended = attend(
-                query,
-                jnp.concatenate([memory_keys, key], axis=1),
-                jnp.concatenate([memory_values, value], axis=1),
-                mask,
+            # [B, T, heads, head] -> heads-major [B, heads, T, head], as the cache lies.
+            query, key, value = (
+                jnp.swapaxes(a, 1, 2)
+                for a in self._block(params, layer, _AttentionBlock.project, x)
             )
-            x = self._block(params, layer, _AttentionBlock.finish, x, attended)
+            memory = (
+                jax.lax.stop_gradient(carry.keys[:, layer]),
+                jax.lax.stop_gradient(carry.values[:, layer]),
+            )
+            attended = attend(query, [memory, (key, value)], mask)
+            x = self._block(params, layer, _AttentionBlock.finish, x, jnp.swapaxes(attended, 1, 2))
             written_keys.append(key)
             written_values.append(value)
         hidden = self.output_norm.apply({"params": params["output_norm"]}, x)
         final = TransformerCarry(
-            keys=self._write_cache(carry.keys, jnp.stack(written_keys, axis=2), position),
-            values=self._write_cache(carry.values, jnp.stack(written_values, axis=2), position),
+            keys=self._write_cache(carry.keys, jnp.stack(written_keys, axis=1), position),
+            values=self._write_cache(carry.values, jnp.stack(written_values, axis=1), position),
             position=position[-1] + 1,
         )
         return final, jnp.swapaxes(hidden, 0, 1)
 
     def _write_cache(self, cache, written, position):
-        """The cache after acting the sequence: cache [B, L, C, ...], written [B, T, L, ...].
+        """The cache after acting the sequence: cache [B, L, heads, C, head], written
+        [B, L, heads, T, head].
 
         Step t lands in slot ``position[t] % context``; a step whose slot a later step
         of the sequence writes again is dropped, so the scatter has no duplicate
@@ -254,6 +279,8 @@ class TransformerCore(ParallelCore):
         overwritten = jnp.any((slot[:, :, None] == slot[:, None, :]) & later, axis=-1)
         slot = jnp.where(overwritten, self.context, slot)  # out of bounds: dropped
         rows = jnp.arange(cache.shape[0])[:, None]
-        moved = jnp.moveaxis(cache, 2, 1)  # [B, C, L, ...]: index rows and slots together
-        moved = moved.at[rows, slot].set(written, mode="drop")
-        return jnp.moveaxis(moved, 1, 2)
+        # [B, C, L, heads, head]: index rows and slots together.
+        moved = (
+            jnp.moveaxis(cache, 3, 1).at[rows, slot].set(jnp.moveaxis(written, 3, 1), mode="drop")
+        )
+        return jnp.moveaxis(moved, 1, 3)

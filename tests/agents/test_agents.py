@@ -36,8 +36,8 @@ def leaf_shapes(tree):
         ("gru", [(B, H)]),
         ("lstm", [(B, H), (B, H)]),
         ("mlp", []),
-        # keys, values [B, layers, context, heads, head_size], position [B]
-        ("transformer", [(B, 1, 4, 2, 4), (B, 1, 4, 2, 4), (B,)]),
+        # keys, values [B, layers, heads, context, head_size], position [B]
+        ("transformer", [(B, 1, 2, 4, 4), (B, 1, 2, 4, 4), (B,)]),
     ],
 )
 def test_carry_shapes_survive_a_step(name, expected):

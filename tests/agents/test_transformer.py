@@ -211,11 +211,25 @@ def tiny_config(algo, **run):
     )
 
 
-def one_seed_state(trainer, key=0):
-    state = trainer.init(jax.random.PRNGKey(key))
-    # Advance once so the rollout starts mid-episode, with a filled cache.
-    state, _ = trainer.train_chunk(state)
-    return jax.tree.map(lambda leaf: leaf[0], state)
+def one_seed_state(trainer):
+    """Seed 0's initial state advanced by one rollout (cheaper to compile than a chunk),
+    so the next rollout starts mid-episode with a filled cache."""
+    from metarl.training.rollout import collect
+
+    state = jax.tree.map(lambda leaf: leaf[0], trainer.init(jax.random.PRNGKey(0)))
+    advance = jax.jit(
+        lambda state: collect(
+            trainer.agent,
+            trainer.env,
+            trainer.env_params,
+            state.params,
+            state,
+            jax.random.PRNGKey(1),
+            trainer.config.run.rollout_length,
+            trainer.reports_regret,
+        )[0]
+    )
+    return advance(state)
 
 
 def test_a2c_parallel_loss_equals_loss_through_the_rollout():
