@@ -91,7 +91,15 @@ def with_idle_thinking(policy) -> FunctionalPolicy:
         return IdleThinkingCarry(policy.init_carry(batch), jnp.zeros((batch,), jnp.int32))
 
     def think(carry: IdleThinkingCarry, inputs: PolicyInputs) -> IdleThinkingCarry:
-        return carry.replace(thoughts=carry.thoughts + 1)
+        # The think contract: the first think of a step applies the episode-start reset (the
+        # act after it sees episode_start cleared); the baselines reset to their init carry.
+        fresh = policy.init_carry(inputs.episode_start.shape[0])
+        inner = jax.tree.map(
+            lambda f, c: jnp.where(inputs.episode_start.reshape((-1,) + (1,) * (c.ndim - 1)), f, c),
+            fresh,
+            carry.inner,
+        )
+        return IdleThinkingCarry(inner, carry.thoughts + 1)
 
     def act(carry: IdleThinkingCarry, inputs: PolicyInputs, key: jax.Array):
         # One count per step for the whole batch (think is applied to all episodes alike).
