@@ -34,6 +34,11 @@ before acting, and from the env params' precomputed layout tables):
   (avoiding an immediate reversal unless at a dead end); with a remembered goal it
   takes an open move that reduces the Manhattan distance to it, and a random open
   move when every such move is blocked. It has no ``think``.
+* ``wall_follower`` (privileged: what ``local_heuristic`` reads; no map, no search): a
+  detour-aware local heuristic. Blocked toward a remembered goal, it follows the wall
+  with one hand until it is closer to the goal than where it met the wall (a Bug
+  algorithm), for at most ``patience`` steps per wall; it explores by following the
+  wall. Its strength grows with its patience; it has no ``think``.
 
 Extras: ``known_goal`` [B] (the remembered goal square or cell code, -1 if none)
 and, for the planners, ``search_depth`` [B].
@@ -245,3 +250,125 @@ def maze_references(env_params, depth: int = 1) -> dict[str, FunctionalPolicy]:
         "depth_limited_planner": depth_limited_planner(env_params, depth=depth),
         "local_heuristic": local_heuristic(env_params),
     }
+
+
+# ------------------------------------------------------------------ a detour-aware heuristic
+
+_HAND_ORDER = {
+    # Preferred turns relative to the heading: right, straight, left, back (or the mirror).
+    "right": jnp.asarray([1, 0, 3, 2]),
+    "left": jnp.asarray([3, 0, 1, 2]),
+}
+
+
+@struct.dataclass
+class WallFollowerState:
+    known_goal: jax.Array
+    """[B, 2] int32 grid cell of the remembered goal, -1 if unknown."""
+    prev_cell: jax.Array
+    """[B, 2] int32 the cell the previous action was taken in."""
+    heading: jax.Array
+    """[B] int32 the move that last changed the cell (the direction of travel)."""
+    following: jax.Array
+    """[B] bool: following a wall around an obstacle between it and the goal."""
+    hit_distance: jax.Array
+    """[B] int32 Manhattan distance to the goal where the wall following began."""
+    follow_steps: jax.Array
+    """[B] int32 steps spent following the current wall."""
+    gave_up: jax.Array
+    """[B] bool: out of patience with this wall, wandering until a closer move opens."""
+
+
+def _remember_goal(state, cell, inputs: PolicyInputs):
+    """(goal [B, 2], knows [B], found [B]): the goal cell learnt from the reward (found: just
+    now, a new trial from a respawn), dropped when the goal moved."""
+    moves = jnp.asarray(MOVES, jnp.int32)
+    prev_action = jnp.clip(inputs.prev_action, 0, NUM_ACTIONS - 1)
+    found = (inputs.prev_reward > 0) & (inputs.prev_action >= 0) & (state.prev_cell[:, 0] >= 0)
+    goal = jnp.where(found[:, None], state.prev_cell + moves[prev_action], state.known_goal)
+    moved = (goal[:, 0] >= 0) & jnp.all(goal == cell, -1)
+    goal = jnp.where(moved[:, None], -1, goal)
+    return goal, goal[:, 0] >= 0, found
+
+
+def _wall_bookkeeping(state: WallFollowerState, found, knows, distance, can_greedy, patience):
+    """(following, hit_distance, follow_steps, gave_up, started) after this step's observation."""
+    # Leave the wall once closer than where it was met with a closer move open; a found goal
+    # respawns the agent, so a new trial starts off any wall.
+    leave = found | ((distance < state.hit_distance) & can_greedy)
+    following = state.following & knows & ~leave
+    tired = following & (state.follow_steps >= patience)
+    gave_up = (state.gave_up | tired) & knows & ~can_greedy & ~found
+    following = following & ~tired
+    start = knows & ~can_greedy & ~following & ~gave_up
+    following = following | start
+    hit_distance = jnp.where(start, distance, state.hit_distance)
+    follow_steps = jnp.where(following & ~start, state.follow_steps + 1, 0)
+    return following, hit_distance, follow_steps, gave_up, start
+
+
+def wall_follower(env_params, hand: str = "right", patience: int | None = None):
+    """A detour-aware local heuristic: Manhattan moves, and a wall followed round an obstacle.
+
+    Reads what ``local_heuristic`` reads (its grid cell, the 3 x 3 wall patch, the
+    reward) plus its direction of travel; no map, no search. With a remembered goal
+    it takes an open move that reduces the Manhattan distance; when every such move
+    is blocked it follows the wall with its ``hand`` ('right' or 'left': turn that way
+    if open, else straight, else the other way, else back) until it stands closer to
+    the goal than where it met the wall with a closer move open (a Bug algorithm), or
+    until ``patience`` steps along one wall have passed (None: no limit), after which
+    it wanders at random, as ``local_heuristic`` does, until a closer move opens. It
+    explores by following the wall. In a perfect maze (the default: no extra openings)
+    an unlimited wall follower visits every square, so it finds every goal and regains
+    it after each respawn, paying for the dead ends along the way: the cost of a detour
+    discovered step by step, which is what the difficulty probe's detour effect measures.
+    """
+    if hand not in _HAND_ORDER:
+        raise ValueError(f"hand must be 'right' or 'left', got {hand!r}")
+    layouts, order = env_params.layouts, _HAND_ORDER[hand]
+    moves = jnp.asarray(MOVES, jnp.int32)
+    patience = _FAR if patience is None else int(patience)
+
+    def init_carry(batch: int) -> WallFollowerState:
+        no = jnp.zeros((batch,), bool)
+        zero = jnp.zeros((batch,), jnp.int32)
+        unknown = jnp.full((batch, 2), -1, jnp.int32)
+        return WallFollowerState(unknown, unknown, zero, no, zero, zero, no)
+
+    def act(state: WallFollowerState, inputs: PolicyInputs, key: jax.Array):
+        batch = inputs.prev_action.shape[0]
+        rows = jnp.arange(batch)
+        state = _reset_where(inputs.episode_start, init_carry(batch), state)
+        env_state = inputs.privileged_state
+        cell = layouts.cells[env_state.layout, env_state.position].astype(jnp.int32)
+        goal, knows, found = _remember_goal(state, cell, inputs)
+        travelled = jnp.any(cell != state.prev_cell, -1) & (inputs.prev_action >= 0)
+        heading = jnp.where(travelled, inputs.prev_action, state.heading)
+
+        open_moves = inputs.observation[:, _VIEW_INDEX] < 0.5  # the 9 view bits come first
+        distance = jnp.abs(cell - goal).sum(-1)
+        step_distance = jnp.abs(cell[:, None, :] + moves[None] - goal[:, None, :]).sum(-1)
+        closer = step_distance < distance[:, None]
+        greedy = open_moves & closer & knows[:, None]
+        can_greedy = greedy.any(-1)
+        following, hit_distance, follow_steps, gave_up, start = _wall_bookkeeping(
+            state, found, knows, distance, can_greedy, patience
+        )
+        # Meeting a wall, face the blocked way to the goal: the hand rule turns from there.
+        heading = jnp.where(start, jnp.argmax(closer, -1).astype(jnp.int32), heading)
+        preferred = (heading[:, None] + order[None]) % NUM_ACTIONS  # [B, 4] in hand order
+        hand_move = preferred[rows, jnp.argmax(open_moves[rows[:, None], preferred], -1)]
+
+        back = (jnp.arange(NUM_ACTIONS) == _REVERSE[heading][:, None]) & travelled[:, None]
+        not_back = open_moves & ~back
+        wander = jnp.where(not_back.any(-1, keepdims=True), not_back, open_moves)
+        allowed = jnp.where(can_greedy[:, None], greedy, wander)
+        chosen = jax.random.categorical(key, jnp.where(allowed, 0.0, -jnp.inf))
+        action = jnp.where(following | ~knows, hand_move, chosen).astype(jnp.int32)
+        new_state = WallFollowerState(
+            goal, cell, heading, following, hit_distance, follow_steps, gave_up
+        )
+        extras = {"known_goal": jnp.where(knows, goal[:, 0] * 256 + goal[:, 1], -1)}
+        return new_state, action, extras
+
+    return FunctionalPolicy(init_carry_fn=init_carry, act_fn=act, num_actions=NUM_ACTIONS)
