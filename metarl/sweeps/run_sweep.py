@@ -50,10 +50,15 @@ class SweepContext:
     configs: list[ExperimentConfig]
     groups: list[Group]
     params: Any
-    """Agent params of every point, leaves ``[num_points, num_seeds, ...]`` (sweep order)."""
+    """Agent params of every point, leaves ``[num_points, num_seeds, ...]`` (sweep order);
+    None when the points' architectures differ (their params cannot be stacked)."""
     agent: Any
-    """The (shared) agent architecture."""
+    """The shared agent architecture; None when the points' architectures differ."""
     log: Callable[[str], None] = log
+    point_params: list[Any] = dataclasses.field(default_factory=list)
+    """Each point's params, leaves ``[num_seeds, ...]`` (always set; sweep order)."""
+    point_agents: list[Any] = dataclasses.field(default_factory=list)
+    """Each point's agent (always set): a sweep over the architecture has one per point."""
 
 
 def load_sweep(name: str) -> Sweep:
@@ -77,11 +82,18 @@ def _definition(sweep: Sweep, sets: Sequence[str]) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "sweep": sweep.name,
         "experiment": config_to_dict(sweep.experiment),
-        "axes": [{"path": a.path, "values": list(a.values)} for a in sweep.axes],
+        "axes": [_axis_definition(a) for a in sweep.axes],
         "sets": list(sets),
         "analysis": sweep.analysis,
         "analysis_options": dict(sweep.analysis_options),
     }
+
+
+def _axis_definition(axis) -> dict[str, Any]:
+    row: dict[str, Any] = {"path": axis.path, "values": list(axis.values)}
+    if axis.linked:  # only then: sweep.json of sweeps without linked fields stays as it was
+        row["linked"] = [{"path": p, "values": list(v)} for p, v in axis.linked]
+    return row
 
 
 def check_out_dir(out_dir: Path, definition: dict[str, Any]) -> None:
@@ -182,8 +194,8 @@ def train_groups(
     return params, updates
 
 
-def params_by_point(groups: list[Group], group_params: list[Any], num_points: int) -> Any:
-    """Leaves ``[num_points, num_seeds, ...]`` in sweep order from the groups' member rows."""
+def params_per_point(groups: list[Group], group_params: list[Any], num_points: int) -> list[Any]:
+    """Each point's params, leaves ``[num_seeds, ...]``, in sweep order from the groups' rows."""
     import jax
 
     rows: list[Any] = [None] * num_points
@@ -192,7 +204,31 @@ def params_by_point(groups: list[Group], group_params: list[Any], num_points: in
         host = jax.device_get(params)
         for k, point_index in enumerate(group.point_indices):
             rows[point_index] = jax.tree.map(lambda x, a=k * seeds, b=(k + 1) * seeds: x[a:b], host)
+    return rows
+
+
+def params_by_point(groups: list[Group], group_params: list[Any], num_points: int) -> Any:
+    """Leaves ``[num_points, num_seeds, ...]`` in sweep order from the groups' member rows."""
+    import jax
+
+    rows = params_per_point(groups, group_params, num_points)
     return jax.tree.map(lambda *leaves: np.stack(leaves), *rows)
+
+
+def point_agents(configs: list[ExperimentConfig]) -> list[Any]:
+    """Each point's agent, built once per distinct (env, agent) config."""
+    from metarl.config_io import config_to_dict
+    from metarl.training.build import build
+
+    built: dict[str, Any] = {}
+    agents = []
+    for config in configs:
+        data = config_to_dict(config)
+        key = repr((data["env"]["name"], data["agent"]))  # the pool does not change the agent
+        if key not in built:
+            built[key] = build(config).agent
+        agents.append(built[key])
+    return agents
 
 
 def _cached_summary(out_dir: Path, updates: dict[str, int]) -> dict[str, Any] | None:
@@ -244,8 +280,9 @@ def run_sweep(
         report(f"sweep: evaluation of these checkpoints cached in {SUMMARY_FILE}, reused")
         analysis.plot(cached, out_dir)
         return cached
-    from metarl.training.build import build
-
+    rows = params_per_point(groups, group_params, len(points))
+    agents = point_agents(configs)
+    shared = all(a is agents[0] for a in agents)  # else the params trees differ in shape
     context = SweepContext(
         sweep=sweep,
         out_dir=out_dir,
@@ -253,9 +290,11 @@ def run_sweep(
         labels=labels,
         configs=configs,
         groups=groups,
-        params=params_by_point(groups, group_params, len(points)),
-        agent=build(configs[0]).agent,
+        params=params_by_point(groups, group_params, len(points)) if shared else None,
+        agent=agents[0] if shared else None,
         log=report,
+        point_params=rows,
+        point_agents=agents,
     )
     summary = analysis.evaluate(context, **sweep.analysis_options)
     # Whole chunks run, so a run trains up to updates_per_chunk - 1 updates past its budget.

@@ -13,7 +13,10 @@
     )
 
 Points are the Cartesian product of the axes' values, in order (the first axis
-varies slowest). A point's config is the experiment with the user's ``--set``
+varies slowest). An axis may carry ``linked`` fields that move with it rather than
+being crossed: ``Axis("agent.core", ("gru", "lstm"), linked=(("agent.hidden_size",
+(64, 56)),))`` gives two points, each core at its own width (a parameter-matched
+architecture comparison). A point's config is the experiment with the user's ``--set``
 values and then the point's own values applied through the same typed override
 path as ``metarl train --set``; so a point is exactly what ``metarl train NAME
 --set axis=value ...`` would train. Training seeds are not an axis: every point
@@ -41,10 +44,31 @@ class Axis:
     values: tuple[Any, ...]
     label: str = ""
     """Short name for directory names and figures (default: the path's last part)."""
+    linked: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    """Fields set together with this axis, ``(path, values)`` with one value per value of the
+    axis (zipped, not crossed). They are part of each point's config and ``--set`` may not
+    name them, but point names show the axis value only."""
+
+    def __post_init__(self):
+        for path, values in self.linked:
+            if len(values) != len(self.values):
+                raise ConfigError(
+                    f"axis {self.path!r}: linked field {path!r} has {len(values)} values for "
+                    f"the axis' {len(self.values)}"
+                )
 
     @property
     def short(self) -> str:
         return self.label or self.path.rsplit(".", 1)[-1]
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The axis' own path, then its linked fields' paths."""
+        return (self.path, *(path for path, _ in self.linked))
+
+    def settings(self, index: int) -> tuple[tuple[str, Any], ...]:
+        """``(path, value)`` of the axis and of every linked field at the ``index``-th value."""
+        return ((self.path, self.values[index]), *((p, v[index]) for p, v in self.linked))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,9 +86,12 @@ class SweepPoint:
         return [f"{path}={'none' if v is None else v}" for path, v in self.values]
 
     def name(self, axes: Sequence[Axis]) -> str:
-        """A directory-safe name, e.g. ``num_tasks=16,task_seed=1`` (None -> inf)."""
+        """A directory-safe name, e.g. ``num_tasks=16,task_seed=1`` (None -> inf); linked
+        fields are left out (the axis value names them)."""
         short = {axis.path: axis.short for axis in axes}
-        return ",".join(f"{short[path]}={'inf' if v is None else v}" for path, v in self.values)
+        return ",".join(
+            f"{short[path]}={'inf' if v is None else v}" for path, v in self.values if path in short
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,10 +108,16 @@ class Sweep:
     description: str = ""
 
     def points(self) -> list[SweepPoint]:
-        paths = [axis.path for axis in self.axes]
+        indices = itertools.product(*(range(len(axis.values)) for axis in self.axes))
         return [
-            SweepPoint(tuple(zip(paths, combo, strict=True)))
-            for combo in itertools.product(*(axis.values for axis in self.axes))
+            SweepPoint(
+                tuple(
+                    pair
+                    for axis, i in zip(self.axes, combo, strict=True)
+                    for pair in axis.settings(i)
+                )
+            )
+            for combo in indices
         ]
 
     def axis(self, path: str) -> Axis:
@@ -99,7 +132,7 @@ class Sweep:
 
 def check_sets(sweep: Sweep, sets: Sequence[str]) -> None:
     """A ``--set`` may not name a swept field: the sweep owns those values."""
-    swept = {axis.path for axis in sweep.axes}
+    swept = {path for axis in sweep.axes for path in axis.paths}
     for text in sets:
         key = text.split("=", 1)[0].strip()
         if key in swept:
