@@ -98,6 +98,17 @@ register(
     reversal_steps=(100,),
 )
 
+from metarl.envs.maze_grid import build_maze_grid  # noqa: E402
+
+register(
+    "maze-grid-v0",
+    MazeConfig,
+    build_maze_grid,
+    "maze-v0 with the whole layout in view: the 3x3 view bits, then the (2m-1)x(2m-1) interior as "
+    "wall and agent channels (a spatial input for the drc core); the goal stays hidden.",
+    family="maze",
+)
+
 from metarl.envs.rule_grid import RuleGridConfig, build_rule_grid  # noqa: E402
 
 register(

@@ -12,7 +12,7 @@ from typing import Any
 
 from metarl.errors import ConfigError, check_choice, check_finite, check_range
 
-CORES = ("gru", "lstm", "mlp", "transformer")
+CORES = ("gru", "lstm", "mlp", "transformer", "drc")
 ALGORITHMS = ("a2c", "ppo")
 OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("constant", "linear")
@@ -29,9 +29,10 @@ class EnvConfig:
 @dataclasses.dataclass(frozen=True)
 class AgentConfig:
     core: str = "gru"
-    """Memory of the policy: 'gru', 'lstm', 'mlp' (no memory: the control), 'transformer'."""
+    """Memory of the policy: 'gru', 'lstm', 'mlp' (no memory: the control), 'transformer',
+    'drc' (Deep Repeated ConvLSTM; needs a grid observation, e.g. maze-grid-v0)."""
     hidden_size: int = 64
-    """Width of the recurrent state / MLP core / transformer model dimension."""
+    """Width of the recurrent state / MLP core / transformer model dimension / drc output MLP."""
     embed_size: int = 64
     """Width of the observation embedding before the core (0: feed inputs directly)."""
     transformer_layers: int = 1
@@ -40,6 +41,14 @@ class AgentConfig:
     """transformer: attention heads per block."""
     transformer_context: int = 128
     """transformer: KV-cache length; the agent attends to at most this many past steps."""
+    drc_depth: int = 3
+    """drc: stacked ConvLSTM layers D (Guez et al. 2019's DRC(D, N))."""
+    drc_ticks: int = 3
+    """drc: ticks N, passes through the D layers per env step (a thinking step is N more)."""
+    drc_channels: int = 32
+    """drc: channels of the conv encoder and of every ConvLSTM layer (hidden_size: the MLP after)."""
+    drc_input_channels: int = 2
+    """drc: channels of the square grid the observation ends with (maze-grid-v0: 2)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +129,16 @@ def _fields(section: Any, prefix: str = ""):
             yield f"{prefix}{field.name}", value
 
 
+def _validate_drc(agent: AgentConfig) -> None:
+    for name in ("drc_depth", "drc_ticks", "drc_channels", "drc_input_channels"):
+        check_range("config", f"agent.{name}", getattr(agent, name), 1, integer=True)
+    if agent.embed_size:
+        raise ConfigError(
+            f"config: field 'agent.embed_size' = {agent.embed_size} must be 0 with agent.core = "
+            "'drc': its conv encoder reads the grid observation itself"
+        )
+
+
 def validate(config: ExperimentConfig) -> ExperimentConfig:
     """Raise ConfigError naming the first bad field (dotted path); return config unchanged."""
     # NaN and +-inf first, in every float field and env override: NaN passes range
@@ -141,6 +160,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
                 f"config: field 'agent.hidden_size' = {agent.hidden_size} must be divisible by "
                 f"agent.transformer_heads = {agent.transformer_heads}"
             )
+    if agent.core == "drc":
+        _validate_drc(agent)
     check_choice("config", "algo.name", algo.name, ALGORITHMS)
     check_choice("config", "algo.optimizer", algo.optimizer, OPTIMIZERS)
     check_choice("config", "algo.lr_schedule", algo.lr_schedule, LR_SCHEDULES)

@@ -18,6 +18,7 @@ from flax import struct
 
 from metarl.agents import policy
 from metarl.agents.cores import Core, GRUCore, LSTMCore, MLPCore, ParallelCore, ReplayableCore
+from metarl.agents.drc import DRCCore, DRCShape
 from metarl.agents.transformer import TransformerCore
 from metarl.config import AgentConfig
 
@@ -29,8 +30,10 @@ def make_core(
     transformer_heads: int = 2,
     transformer_layers: int = 1,
     transformer_context: int = 128,
+    drc: DRCShape | None = None,
 ) -> Core:
-    """Build a core by its AgentConfig name ('gru', 'lstm', 'mlp', 'transformer')."""
+    """Build a core by its AgentConfig name ('gru', 'lstm', 'mlp', 'transformer', 'drc';
+    ``drc``: its sizes and grid, default ``DRCShape()``)."""
     if name == "gru":
         return GRUCore(hidden_size)
     if name == "lstm":
@@ -41,9 +44,11 @@ def make_core(
         return TransformerCore(
             hidden_size, transformer_heads, transformer_layers, transformer_context
         )
+    if name == "drc":
+        return DRCCore(hidden_size, drc or DRCShape())
     from metarl.errors import check_choice
 
-    check_choice("agent", "core", name, ("gru", "lstm", "mlp", "transformer"))
+    check_choice("agent", "core", name, ("gru", "lstm", "mlp", "transformer", "drc"))
     raise AssertionError("unreachable")
 
 
@@ -71,6 +76,9 @@ class ActorCritic:
             transformer_heads=config.transformer_heads,
             transformer_layers=config.transformer_layers,
             transformer_context=config.transformer_context,
+            drc=DRCShape.from_config(config, obs_size, num_actions)
+            if config.core == "drc"
+            else None,
         )
         self.embed_size = config.embed_size
         self._embed = nn.Dense(config.embed_size) if config.embed_size else None
