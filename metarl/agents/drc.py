@@ -35,6 +35,7 @@ layer below, the injected pool and h once per tick.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import flax.linen as nn
@@ -129,17 +130,38 @@ def boundary_plane(side: int) -> jax.Array:
     return jnp.pad(inside, 1, constant_values=1.0)[..., None]
 
 
-def _fan_in_share(fraction: float):
-    """Init for one of several kernels whose outputs are summed: the sum starts with the
-    variance of a single lecun-normal convolution over their inputs concatenated."""
-    return nn.initializers.variance_scaling(fraction, "fan_in", "truncated_normal")
-
-
 def kernel_taps_inside(side: int) -> jax.Array:
     """[S, S, 3, 3]: 1 where a 3 x 3 "SAME" kernel tap at square (y, x) reads inside the grid."""
     offsets = jnp.arange(side)[:, None] + jnp.arange(3)[None, :] - 1  # [S, 3]
     inside = (offsets >= 0) & (offsets < side)
     return (inside[:, None, :, None] & inside[None, :, None, :]).astype(jnp.float32)
+
+
+# Kernels summed into the same gates share the variance of one lecun-normal convolution
+# over their inputs concatenated, in proportion to their inputs: [below, h] 2C, the plane C.
+VARIANCE_SHARE = {"recurrent": 2 / 3, "injected": 1 / 3}
+TRUNCATED_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
+
+
+def draw_params(key: jax.Array, shapes) -> dict:
+    """Params of the given shapes as flax initialises them by default (kernels lecun-normal:
+    truncated normal of variance 1 / fan-in, times ``VARIANCE_SHARE``; biases zero), drawn
+    in one random call: XLA:CPU takes seconds to compile each separate draw, which made
+    initialising the core's 17 tensors take half a minute.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(shapes)
+    names = [[getattr(part, "key", "") for part in path] for path, _ in leaves]
+    kernels = [i for i, name in enumerate(names) if name[-1] != "bias"]
+    sizes = [math.prod(leaves[i][1].shape) for i in kernels]
+    ends = list(itertools.accumulate(sizes))
+    noise = jnp.split(jax.random.truncated_normal(key, -2.0, 2.0, (ends[-1],)), ends[:-1])
+    values = [jnp.zeros(leaf.shape, leaf.dtype) for _, leaf in leaves]
+    for i, draw in zip(kernels, noise, strict=True):
+        shape = leaves[i][1].shape
+        share = VARIANCE_SHARE.get(names[i][-1], VARIANCE_SHARE.get(names[i][-2], 1.0))
+        scale = math.sqrt(share / math.prod(shape[:-1])) / TRUNCATED_STD
+        values[i] = (scale * draw).reshape(shape).astype(leaves[i][1].dtype)
+    return jax.tree_util.tree_unflatten(treedef, values)
 
 
 class _ConvLSTMLayer(nn.Module):
@@ -152,12 +174,10 @@ class _ConvLSTMLayer(nn.Module):
         gates = 4 * self.channels
         self.observed = nn.Conv(gates, KERNEL, padding="SAME")
         # Over [layer below, pool-and-inject plane, own h]: one convolution, kept as two
-        # kernels (see ``injection``).
-        self.recurrent = nn.Conv(
-            gates, KERNEL, padding="SAME", use_bias=False, kernel_init=_fan_in_share(2 / 3)
-        )
+        # kernels (see ``injection``). DRCCore.init draws the values (``draw_params``).
+        self.recurrent = nn.Conv(gates, KERNEL, padding="SAME", use_bias=False)
         self.injected = self.param(
-            "injected", _fan_in_share(1 / 3), KERNEL + (self.channels, gates)
+            "injected", nn.initializers.zeros, KERNEL + (self.channels, gates)
         )
         self.pool = nn.Dense(self.channels, use_bias=False)
 
@@ -210,23 +230,34 @@ class _DRCNetwork(nn.Module):
             x = jax.nn.relu(conv(x))
         return x
 
-    def __call__(self, carry, inputs: jax.Array):
-        """One env step, N ticks: (carry, inputs [B, input_size]) -> (carry, hidden [B, H])."""
+    def prepare(self, inputs: jax.Array):
+        """What every tick of a step reads: (encoded [B, S, S, C], per layer ``observe``'s gates,
+        per layer ``injection()``)."""
         encoded = self.encode(inputs)
-        boundary = boundary_plane(self.shape.side)
-        skip = jnp.concatenate(
-            [encoded, jnp.broadcast_to(boundary, encoded.shape[:-1] + (1,))], axis=-1
-        )
-        observed = [layer.observe(skip) for layer in self.layers]
-        injections = [layer.injection() for layer in self.layers]
+        boundary = jnp.broadcast_to(boundary_plane(self.shape.side), encoded.shape[:-1] + (1,))
+        skip = jnp.concatenate([encoded, boundary], axis=-1)
+        observed = tuple(layer.observe(skip) for layer in self.layers)
+        return encoded, observed, tuple(layer.injection() for layer in self.layers)
+
+    def tick(self, carry, observed, injections):
+        """One pass through the D layers: carry -> carry."""
         carry = list(carry)
-        for _ in range(self.shape.ticks):
-            below = carry[-1][1]  # the top-down skip: the top layer's h at the previous tick
-            for d, layer in enumerate(self.layers):
-                carry[d] = layer(carry[d], below, observed[d], injections[d])
-                below = carry[d][1]
-        out = (carry[-1][1] + encoded).reshape(inputs.shape[0], -1)
-        return tuple(carry), jax.nn.relu(self.readout(out))
+        below = carry[-1][1]  # the top-down skip: the top layer's h at the previous tick
+        for d, layer in enumerate(self.layers):
+            carry[d] = layer(carry[d], below, observed[d], injections[d])
+            below = carry[d][1]
+        return tuple(carry)
+
+    def output(self, carry, encoded: jax.Array) -> jax.Array:
+        """[B, H]: the top layer's h plus the encoded observation, through the ReLU layer."""
+        out = carry[-1][1] + encoded
+        return jax.nn.relu(self.readout(out.reshape(out.shape[0], -1)))
+
+    def __call__(self, carry, inputs: jax.Array):
+        """One env step of one tick (``DRCCore.step`` loops the ticks): creates the params."""
+        encoded, observed, injections = self.prepare(inputs)
+        carry = self.tick(carry, observed, injections)
+        return carry, self.output(carry, encoded)
 
 
 class DRCCore(Core):
@@ -247,8 +278,9 @@ class DRCCore(Core):
                 f"agent: core 'drc' was shaped for {self.shape.input_size} inputs, got "
                 f"{input_size} (agent.embed_size must be 0: the DRC encodes the grid itself)"
             )
-        carry = self.initialize_carry(1)
-        return self.module.init(key, carry, jnp.zeros((1, input_size)))["params"]
+        inputs = jnp.zeros((1, input_size), jnp.float32)
+        shapes = jax.eval_shape(self.module.init, key, self.initialize_carry(1), inputs)
+        return jax.jit(lambda key: draw_params(key, shapes["params"]))(key)
 
     def initialize_carry(self, batch):
         side, channels = self.shape.side, self.shape.channels
@@ -256,4 +288,12 @@ class DRCCore(Core):
         return tuple((zeros, zeros) for _ in range(self.shape.depth))
 
     def step(self, params, carry, inputs):
-        return self.module.apply({"params": params}, carry, inputs)
+        """N ticks on ``inputs``: the ticks are a loop, so the program holds one tick's layers."""
+        module, variables = self.module, {"params": params}
+        encoded, observed, injections = module.apply(variables, inputs, method=module.prepare)
+
+        def tick(_, carry):
+            return module.apply(variables, carry, observed, injections, method=module.tick)
+
+        carry = jax.lax.fori_loop(0, self.shape.ticks, tick, carry)
+        return carry, module.apply(variables, carry, encoded, method=module.output)
