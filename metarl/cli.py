@@ -9,6 +9,8 @@
     metarl plot runs/NAME [--suite SUITE]
     metarl probe runs/NAME [--probe all|NAME[,NAME]] [--checkpoint latest|best|STEP] [--episodes N] [--seed S] [--seed-index I]
     metarl sweep NAME --out runs/SWEEP [--set key=value ...] [--plot-only]
+    metarl reproduce --list
+    metarl reproduce NAME --out DIR [--variant cpu|pod] [--set key=value ...] [--plot-only]
 
 Exit codes: 0 done; 2 bad config, arguments, suite or run dir (one line, no
 traceback, nothing compiled); 3 non-finite loss (the last good checkpoint is
@@ -22,6 +24,7 @@ import argparse
 import sys
 from typing import TextIO
 
+from metarl.reproduce.command import add_reproduce_parser, cmd_reproduce
 from metarl.sweeps.command import add_sweep_parser, cmd_sweep
 
 EXIT_OK = 0
@@ -91,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plot_parser(commands)
     _add_probe_parser(commands)
     add_sweep_parser(commands)
+    add_reproduce_parser(commands)
     return parser
 
 
@@ -430,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         code = cmd_probe(args, sys.stdout, sys.stderr)
     elif args.command == "sweep":
         code = cmd_sweep(args, sys.stdout, sys.stderr, _fail)
+    elif args.command == "reproduce":
+        code = cmd_reproduce(args, sys.stdout, sys.stderr, _fail)
     else:  # pragma: no cover - argparse rejects unknown commands
         code = EXIT_CONFIG
     return code
