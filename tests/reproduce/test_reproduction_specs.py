@@ -1,0 +1,144 @@
+"""wang_volatility's and task_diversity_transition's claim rules on synthetic summaries.
+
+Each rule is fed hand-built summaries (the shapes ``metarl.reproduce.volatility_table``
+and ``metarl.reproduce.diversity_transition`` return) reaching every status it can
+give; the specs themselves load, check and list before anything trains.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from metarl.reproduce import NOT_REPRODUCED, PARTLY, REPRODUCED
+from metarl.reproduce.diversity_transition import crossing
+from metarl.reproduce.registry import load_reproduction, reproduction_files
+from metarl.reproduce.runner import prepare
+
+
+def _module(name):
+    from metarl.experiments import load_experiment_module
+
+    return load_experiment_module(str(reproduction_files()[name]))
+
+
+def _interval(value, low, high):
+    return {"value": value, "low": low, "high": high}
+
+
+# ------------------------------------------------------------------ wang_volatility
+def _volatility(difference, excess):
+    return {
+        "volatility": {
+            "difference": _interval(*difference),
+            "excess_over_fixed": _interval(*excess),
+            "interval_unit": "training seeds (synthetic)",
+            "fixed_references": ["q_learning_fixed_rate", "bayes_hazard_0.05"],
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "difference, excess, faster, beyond",
+    [
+        ((0.3, 0.2, 0.4), (0.1, 0.05, 0.15), REPRODUCED, REPRODUCED),
+        ((0.15, 0.1, 0.2), (-0.02, -0.06, 0.02), REPRODUCED, PARTLY),  # a fixed Bayesian's size
+        ((0.05, -0.05, 0.15), (-0.1, -0.2, 0.0), PARTLY, NOT_REPRODUCED),
+        ((-0.2, -0.3, -0.1), (-0.4, -0.5, -0.3), NOT_REPRODUCED, NOT_REPRODUCED),
+        ((0.1, None, None), (0.1, None, None), PARTLY, NOT_REPRODUCED),  # one value, no interval
+    ],
+)
+def test_wang_volatility_rules(difference, excess, faster, beyond):
+    module = _module("wang_volatility")
+    measured = _volatility(difference, excess)
+    assert module.faster_when_volatile(measured).status == faster
+    result = module.beyond_fixed_references(measured)
+    assert result.status == beyond and "bayes_hazard_0.05" in result.reason
+
+
+# ------------------------------------------------------------------ task_diversity_transition
+def _row(n, verdict, value):
+    return {"num_tasks": n, "verdict": verdict, "iqm": {"likelihood_difference": {"value": value}}}
+
+
+def _diversity(verdicts, values=None, memorisation=((8.0, 7.0, 9.0), (1.0, 0.5, 1.5))):
+    from metarl.sweeps.diversity import clean_transition
+
+    ns = [1, 4, 16, 64, 256, "inf"]
+    values = values or [-1.0 if v == "locator" else 0.5 for v in verdicts]
+    rows = [_row(n, v, x) for n, v, x in zip(ns, verdicts, values, strict=True)]
+    return {
+        "diversity": {
+            "num_tasks": ns,
+            "verdicts": list(verdicts),
+            "transition": clean_transition(rows),
+            "crossing": crossing(rows),
+            "memorisation_advantage": {
+                "N=1": _interval(*memorisation[0]),
+                "N=256": _interval(*memorisation[1]),
+            },
+        }
+    }
+
+
+L, R, U = "locator", "learner", "undecided"
+
+
+@pytest.mark.parametrize(
+    "verdicts, status",
+    [
+        ((L, L, L, R, R, R), REPRODUCED),
+        ((L, R, R, R, R, R), REPRODUCED),
+        ((L, L, L, L, L, R), PARTLY),  # only at inf: the README's 10M-step result
+        ((L, L, U, R, R, R), PARTLY),
+        ((U, L, L, U, R, U), PARTLY),
+        ((L, L, L, L, L, L), NOT_REPRODUCED),
+        ((R, R, R, R, R, R), NOT_REPRODUCED),
+        ((L, R, L, R, R, R), NOT_REPRODUCED),  # a learner below a locator
+        ((U, U, U, U, U, U), NOT_REPRODUCED),
+    ],
+)
+def test_locator_to_learner(verdicts, status):
+    module = _module("task_diversity_transition")
+    result = module.locator_to_learner(_diversity(verdicts))
+    assert result.status == status, result.reason
+
+
+def test_memorisation_falls():
+    module = _module("task_diversity_transition")
+    verdicts = (L, L, L, R, R, R)
+    falls = module.memorisation_falls(_diversity(verdicts))
+    assert falls.status == REPRODUCED
+    overlap = ((5.0, 3.0, 7.0), (4.0, 2.0, 6.0))
+    assert module.memorisation_falls(_diversity(verdicts, memorisation=overlap)).status == PARTLY
+    rises = ((1.0, 0.5, 1.5), (2.0, 1.5, 2.5))
+    assert module.memorisation_falls(_diversity(verdicts, memorisation=rises)).status == (
+        NOT_REPRODUCED
+    )
+
+
+def test_crossing_interpolates_in_log_n():
+    rows = [_row(4, L, -1.0), _row(16, U, -0.5), _row(64, R, 0.5)]
+    found = crossing(rows)
+    assert found["between"] == [16, 64]
+    assert found["n_estimate"] == pytest.approx(32.0)  # halfway between 16 and 64 in log N
+    assert crossing([_row(4, L, -1.0), _row(16, L, -0.5)]) == {"between": None, "n_estimate": None}
+
+
+# ------------------------------------------------------------------ specs load and check
+@pytest.mark.parametrize("name", ["rl2_bandits", "wang_volatility", "task_diversity_transition"])
+@pytest.mark.parametrize("variant", ["cpu", "pod"])
+def test_specs_load_and_pass_the_checks_made_before_training(name, variant):
+    repro = load_reproduction(name, variant)
+    assert repro.name == name and repro.variant == variant and repro.claims
+    prepared = prepare(repro)
+    for setting in repro.settings:
+        config = prepared.configs[setting.name]
+        seeds = config.run.num_seeds if config else setting.sweep.experiment.run.num_seeds
+        assert seeds >= 3  # intervals over training seeds need several
+
+
+def test_task_diversity_transition_has_five_seeds_and_three_pools():
+    sweep = load_reproduction("task_diversity_transition").settings[0].sweep
+    assert sweep.experiment.run.num_seeds >= 5
+    assert sweep.axis("env.overrides.task_seed").values == (0, 1, 2)
+    assert sweep.axis("env.overrides.num_tasks").values == (1, 4, 16, 64, 256, None)
