@@ -10,7 +10,7 @@ import pytest
 
 from metarl import envs
 from metarl.agents import ActorCritic, DRCCore, DRCShape, make_core
-from metarl.agents.drc import kernel_taps_inside
+from metarl.agents.drc import Conv3x3, kernel_taps_inside
 from metarl.config import (
     AgentConfig,
     AlgoConfig,
@@ -94,6 +94,17 @@ def test_n_ticks_equal_n_one_tick_steps():
     np.testing.assert_allclose(out_two, out_one, rtol=1e-5, atol=1e-6)
     for a, b in zip(jax.tree.leaves(carry_two), jax.tree.leaves(carry_one), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_conv3x3_is_flax_conv():
+    x = jax.random.normal(jax.random.PRNGKey(0), (B, SIDE, SIDE + 1, 3))  # not square either
+    conv = nn.Conv(C, (3, 3), padding="SAME")
+    params = conv.init(jax.random.PRNGKey(1), x)
+    ours = Conv3x3(C)
+    assert jax.tree.map(jnp.shape, ours.init(jax.random.PRNGKey(1), x)) == jax.tree.map(
+        jnp.shape, params
+    )
+    np.testing.assert_allclose(ours.apply(params, x), conv.apply(params, x), rtol=1e-5, atol=1e-5)
 
 
 def test_pool_and_inject_equals_convolving_the_broadcast_plane():
