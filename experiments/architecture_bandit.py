@@ -37,10 +37,26 @@ N = inf). Per core: IQM over the seeds with a 95% bootstrap interval, the verdic
 and the difference from the GRU.
 
 Budget: ``SWEEP_ENV_STEPS`` per run, shared by every core (the transformer is about
-10x slower per env step than the GRU on CPU; giving it fewer steps would confound
-architecture with budget). bandit_default trains 150M env steps; this is far less,
-so the comparison is of what each core learns early. ``architecture_bandit_pod``
-is the sweep at bandit_default's full budget with more seeds.
+7x slower per env step than the GRU on this CPU; giving it fewer steps would confound
+architecture with budget). ``python scripts/bench_architecture.py architecture_bandit``
+(2026-12-02, 2-core CPU shared with other jobs, load average 7.5-9; 5 seeds vmapped,
+20-update chunks, median of 3, compile apart):
+
+| core | params | compile s | env steps/s (5 seeds together) |
+|---|---|---|---|
+| GRU | 14,598 | 11.8 | 212k |
+| LSTM | 14,902 | 14.8 | 195k |
+| MLP | 14,826 | 12.2 | 211k |
+| transformer | 13,926 | 20.6 | 29k |
+
+At those rates one env step of every core's 5 seeds costs 243 us, so 4.6M env steps
+per run train in about 19 minutes, plus about 5 minutes of compiles and evaluation
+(an estimate): about 24 minutes. On a quiet machine (the GRU alone ran at 550-650k
+env steps/s) it is about 2.8x faster, and ``--set run.total_env_steps=10240000``
+(bandit_default's ~20M halved, task_diversity's budget) fits the same time.
+bandit_default trains 150M env steps, so either compares what each core learns
+early. ``architecture_bandit_pod`` is the sweep at bandit_default's full budget with
+more seeds.
 
 ``CONFIG`` is one point (the GRU, one seed), so ``metarl train architecture_bandit``
 trains it alone.
@@ -66,10 +82,11 @@ PARAMS = {"gru": 14_598, "lstm": 14_902, "mlp": 14_826, "transformer": 13_926}
 TRANSFORMER = {"transformer_layers": 1, "transformer_heads": 2, "transformer_context": 100}
 SWEEP_SEEDS = 5
 """Training seeds per core (vmapped; the unit of every interval)."""
-SWEEP_ENV_STEPS = 10_240_000
-"""Env steps per run: 2000 updates of 256 envs x 20 steps, 5 chunks of 400."""
-SWEEP_UPDATES_PER_CHUNK = 400
-"""A checkpoint after each chunk (2.05M env steps per seed) is what a killed sweep resumes from."""
+SWEEP_ENV_STEPS = 4_608_000
+"""Env steps per run: 900 updates of 256 envs x 20 steps, 3 chunks of 300 (see Budget)."""
+SWEEP_UPDATES_PER_CHUNK = 300
+"""A checkpoint after each chunk (1.5M env steps per seed) is what a killed sweep resumes from;
+300 also divides the 2000 updates of 10.24M env steps."""
 
 CONFIG = dataclasses.replace(
     _DEFAULT,

@@ -38,10 +38,29 @@ Per core: IQM over seeds with a 95% bootstrap interval, the verdict, the differe
 from the GRU. README "Rule gridworld": with 512 of 1216 rulesets in the pool the
 two beliefs hardly part, so expect `undecided` likelihood verdicts at any budget.
 
-Budget: ``SWEEP_ENV_STEPS`` per run, shared by every core. rule_grid_default trains
-52M env steps (13 min for one GRU seed); the CPU sweep is far shorter, so it
-compares what each core learns early. ``architecture_rule_grid_pod`` is the
-GPU/pod-sized sweep that would settle it.
+Budget: ``SWEEP_ENV_STEPS`` per run, shared by every core.
+``python scripts/bench_architecture.py architecture_rule_grid --updates 4``
+(2026-12-02, 2-core CPU shared with other jobs, load average 7-10; 3 seeds vmapped,
+median of 3, compile apart):
+
+| core | params | compile s | env steps/s (3 seeds together) |
+|---|---|---|---|
+| GRU | 81,989 | 14.5 | 33.6k |
+| LSTM | 82,129 | 13.9 | 26.6k |
+| MLP | 81,493 | 13.9 | 28.0k |
+| transformer | 78,405 | 23.3 | 11.4k |
+
+At those rates one env step of every core's 3 seeds costs 572 us, so 1.84M env steps
+per run train in about 17.5 minutes; compiles and the evaluation (512 episodes per
+seed on both conditions, references and likelihood fits) took 7.5 minutes at the same
+load (measured on 1-update groups): about 25 minutes. A quiet machine is about 2.5x
+faster (the GRU alone ran at 85k env steps/s), and ``--set
+run.total_env_steps=3072000`` (200 updates, 5 chunks of 40; ruleset-diversity's budget)
+fits there in about 17 minutes.
+rule_grid_default trains 52M env steps, and at 3M the ruleset-diversity sweep's
+agents were not yet past the memoryless collector, so this compares what each core
+learns very early. ``architecture_rule_grid_pod`` is the GPU/pod-sized sweep that
+would settle it.
 
 ``CONFIG`` is one point (the GRU, one seed), so ``metarl train architecture_rule_grid``
 trains it alone.
@@ -67,9 +86,11 @@ PARAMS = {"gru": 81_989, "lstm": 82_129, "mlp": 81_493, "transformer": 78_405}
 TRANSFORMER = {"transformer_layers": 2, "transformer_heads": 4, "transformer_context": 60}
 SWEEP_SEEDS = 3
 """Training seeds per core (vmapped; the unit of every interval)."""
-SWEEP_ENV_STEPS = 3_010_560
-"""Env steps per run: 196 PPO updates of 256 envs x 60 steps, 4 chunks of 49."""
-SWEEP_UPDATES_PER_CHUNK = 49
+SWEEP_ENV_STEPS = 1_843_200
+"""Env steps per run: 120 PPO updates of 256 envs x 60 steps, 3 chunks of 40 (see Budget)."""
+SWEEP_UPDATES_PER_CHUNK = 40
+"""A checkpoint after each chunk is what a killed sweep resumes from; 40 also divides the
+200 updates of 3,072,000 env steps (the quiet-machine budget)."""
 EPISODES = 512
 """Held-out episodes per seed (as rule_grid_diversity: seeds, not episodes, bound the intervals)."""
 

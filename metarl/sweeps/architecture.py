@@ -179,6 +179,9 @@ def core_rows(
             "hidden_size": config.agent.hidden_size,
             "params": agent_params(agent),
             "runs": int(curve.shape[0]),
+            "defined_runs": {
+                m: int(np.isfinite(np.asarray(seeds[m], float)).sum()) for m in measures
+            },
             "iqm": iqm,
             "curve_iqm": [interval(curve[:, x]) for x in range(curve.shape[1])],
             "verdict": diversity.verdict_of(
@@ -418,7 +421,17 @@ def table_markdown(summary: dict[str, Any]) -> str:
     header += "|---" * (len(names) + 5) + "|\n"
     lines, diffs = [], []
     for row in summary["by_core"]:
-        cells = [_cell(row["iqm"][m], spec) for m, _, spec in TABLE_COLUMNS]
+        defined = row.get("defined_runs", {})
+        cells = [
+            _cell(row["iqm"][m], spec)
+            # Seeds where a measure is undefined (no pre-change margin) are left out: say so.
+            + (
+                f" ({defined[m]}/{row['runs']} seeds)"
+                if defined.get(m, row["runs"]) < row["runs"]
+                else ""
+            )
+            for m, _, spec in TABLE_COLUMNS
+        ]
         lines.append(
             f"| {row['core']} | {row['params']:,} | {row['hidden_size']} | {row['runs']} | "
             + " | ".join(cells)

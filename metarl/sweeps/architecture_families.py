@@ -112,16 +112,30 @@ def bandit_regained(optimal, random_optimal, events, change_step: int) -> dict[s
     change until 90% is back (``metrics.recovery_time``; NaN when not within the episode).
     """
     from metarl.evaluation import metrics
+    from metarl.evaluation.summary import RECOVERY_MIN_MARGIN, RECOVERY_MIN_MARGIN_SE
 
     num_steps = optimal.shape[0]
     before = max(1, round(RECOVERY_WINDOW * num_steps))
     after = num_steps - change_step - 1
     before = min(before, change_step + 1)
-    found = metrics.recovery_time(optimal, events, before, after, baseline=random_optimal)
+    # Eval's rule (metarl.evaluation.summary): a pre-change margin under 10% of the
+    # optimum - random gap, or under 3 standard errors, leaves recovery undefined.
+    found = metrics.recovery_time(
+        optimal,
+        events,
+        before,
+        after,
+        baseline=random_optimal,
+        min_margin=RECOVERY_MIN_MARGIN * (1.0 - float(np.mean(random_optimal))),
+        min_margin_se=RECOVERY_MIN_MARGIN_SE,
+    )
     margin = found["curve"] - found["baseline_curve"]
     pre = float(np.nanmean(margin[:before]))
     late = float(np.nanmean(margin[-before:]))
-    regained = late / pre if pre > 0 else float("nan")
+    # A share of nothing is no number: without a pre-change margin clear of its own noise
+    # (recovery_time's 3-standard-error rule) the ratio would be noise over noise.
+    defined = found["status"] in ("regained", "not regained within the window") and pre > 0
+    regained = late / pre if defined else float("nan")
     return {"regained": regained, "steps": found["steps"], "status": found["status"]}
 
 
@@ -469,9 +483,10 @@ def rgd_recovery(rewards, refs: dict[str, np.ndarray], change: int, trial_length
     found = recovery_analysis(
         rewards, refs["random"], refs["oracle_planner"], change, trial_length, seed=seed
     )
-    # A share of nothing is no number: no margin before the change leaves it undefined.
+    # A share of nothing is no number: a pre-change margin whose interval is not above 0
+    # (the probe's no_pre_change_margin) would make the ratio noise over noise.
     return {
-        "regained": found.regained[-1].value if found.pre_change.value > 0 else float("nan"),
+        "regained": found.regained[-1].value if found.pre_change.above(0.0) else float("nan"),
         "regained_by_trial": found.regained,
         "pre_change": found.pre_change,
         "trials_to_recover": found.trials_to_recover,

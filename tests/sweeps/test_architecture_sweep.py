@@ -139,6 +139,11 @@ def test_bandit_recovery_reads_the_margin_before_the_change_and_at_the_end():
     agent[10:, :6] = 1.0  # unaffected by the change
     found = families.bandit_regained(agent, np.zeros_like(agent), events, change)
     assert found["regained"] == pytest.approx(1.0) and found["steps"] == 0.0
+    # Optimal in 1 of 8 episodes before the change: a margin inside its own noise (3 standard
+    # errors) has no share to regain, however the end looks.
+    agent[:, 1:] = 0.0
+    found = families.bandit_regained(agent, np.zeros_like(agent), events, change)
+    assert math.isnan(found["regained"]) and found["status"] == "no margin over baseline"
 
 
 def test_the_bandit_curve_averages_equal_parts_of_the_episode():
