@@ -1,47 +1,47 @@
-"""wang_volatility: does a meta-trained agent learn faster when its world is volatile?
+"""wang_volatility: does a meta-trained agent learn faster in volatile blocks than in stable ones?
 
 Finding (Wang et al. 2018, "Prefrontal cortex as a meta-reinforcement learning
-system", Nature Neuroscience 21:860-868; the volatility experiment after Behrens et
-al. 2007, "Learning the value of information in an uncertain world"): an LSTM agent
-meta-trained with A2C on two-armed bandits whose better arm reverses often in
-volatile blocks and rarely in stable ones has, fitted by a Rescorla-Wagner model to
-its own choices, a higher learning rate in volatile than in stable blocks, although
-its weights are frozen. Published as a figure, qualitatively (no number to hold a
-measurement against), so ``PUBLISHED`` records the direction only.
+system", Nature Neuroscience 21:860-868, Fig. 3; the volatility experiment after
+Behrens et al. 2007, "Learning the value of information in an uncertain world"): an
+LSTM agent meta-trained with A2C on two-armed bandits whose better arm reverses often
+in volatile periods and stays put in stable ones has, fitted by a Rescorla-Wagner
+model to its own choices, a higher learning rate in volatile than in stable periods,
+although its weights are frozen. Published as a figure, qualitatively (no number to
+hold a measurement against), so ``PUBLISHED`` records the direction only. We could not
+read the paper's Methods for this experiment (block lengths, reversal schedule,
+training length), so the design below is ours, after Behrens et al.
 
 ``metarl reproduce wang_volatility --out DIR`` trains the RL^2 GRU agent of
-``bandit_default`` on the two-armed dependent bandit (``bandit-dependent-v0``: means
-p and 1 - p), 3 seeds vmapped, then runs the volatility probe
-(``metarl.probes.volatility``, via ``metarl.reproduce.volatility_table``) on every
-frozen seed: the fitted rate in a stable condition (no change) and a volatile one
-(change-points at hazard 0.05) on the same episodes, beside fixed-hazard Bayesians
-(hazards 0-0.2) and a fixed-rate learner, which also fit a higher rate when volatile
-without adapting anything.
-
-What the env lacks (so this is NOT yet the published design): the bandit's drift is
-one ``DriftParams`` per env, shared by every episode and every step (``hazard``,
-``reversal_hazard`` and the reversal schedule are fixed fields; a sweep can vary
-them across *runs*, not within one agent's training). Block-wise volatility needs
-either (a) a per-episode hazard drawn at reset from a set of values (e.g.
-``hazard_choices=(0.0, 0.05)``) and kept in the env state, or (b) a within-episode
-block schedule (block lengths and per-block hazards, in random order, the current
-block's hazard in the state and in ``info`` so the probe can split choices by
-block). ``reversal_steps`` gives a fixed schedule, but its blocks sit at the same
-steps every episode, which an agent that sees the elapsed time can learn as a
-time-dependent rate without inferring volatility. Until (a) or (b) exists this spec
-trains on ONE change-point hazard (0.025, between the probe's 0 and 0.05); the
-optimum for a one-hazard world is a fixed-hazard Bayesian, exactly the reference the
-claim must beat, so the expected status of ``beyond_fixed_references`` here is
-not_reproduced (and a reproduced one would be news to look into).
+``bandit_default`` (A2C; 5 seeds vmapped: an interval over 3 seeds is wide) on the
+two-armed dependent bandit (``bandit-dependent-v0``: means p and 1 - p, p ~ U(0, 1) per
+episode) with block-wise
+volatility (``envs/bandit.py``): each 200-pull episode is four blocks of
+``BLOCK_LENGTH`` pulls, each block independently stable (the arms never reverse) or
+volatile (they reverse with probability ``VOLATILE_HAZARD`` per pull), with equal
+probability; the agent is never told which. It must infer the volatility in force from
+what it sees. Then ``metarl.reproduce.volatility_blocks`` plays every frozen seed and
+the volatility probe's fixed references (a fixed-rate Rescorla-Wagner learner and
+change-point Bayesians assuming one hazard, 0 to 0.2, in every block) on the same 256
+episodes of that distribution and fits a Rescorla-Wagner rate to each agent's choices
+in the stable and in the volatile blocks. A fixed agent can also fit a different rate
+in volatile blocks (the statistics of its history differ), so the claim needs the
+checkpoint's difference above every fixed reference's. (``metarl probe --probe
+volatility`` on this run would build its stable and volatile conditions on the training
+env, whose blocks keep reversing: this measure, not that probe, is the test here.)
 
 Claims (rules fixed before running):
 
 * ``faster_when_volatile``: the checkpoint's fitted rate volatile - stable, interval
   over training seeds above 0: reproduced; including 0: partly; below 0: not_reproduced.
-* ``beyond_fixed_references``: the checkpoint's difference minus the largest fixed
-  reference's, interval over seeds above 0: reproduced; otherwise, when the difference
-  alone is above 0: partly (faster when volatile, but no more than a non-adaptive
-  agent); else not_reproduced.
+* ``beyond_fixed_references``: the checkpoint's difference minus each fixed reference's,
+  interval over seeds above 0 for every one (the reported one is the reference with the
+  lowest lower bound): reproduced; otherwise, when the difference alone is above 0:
+  partly (faster when volatile, but no more than a non-adaptive agent); else
+  not_reproduced.
+
+Expected (written before the full run): an agent that infers volatility should pass
+both; one that learned a single compromise rate shows only the fixed references' size
+of difference (partly on the second claim).
 """
 
 import dataclasses
@@ -65,8 +65,11 @@ from metarl.reproduce import (
 _DEFAULT = load_experiment(str(Path(__file__).resolve().parents[1] / "bandit_default.py"))
 
 SETTING = "volatility"
-TRAINING_HAZARD = 0.025
-"""The one change-point hazard the env can train on today (see the module docstring)."""
+HORIZON = 200
+BLOCK_LENGTH = 50
+VOLATILE_HAZARD = 0.1
+"""Per-pull reversal probability in volatile blocks (about 5 reversals per 50-pull block)."""
+BLOCK_HAZARDS = (0.0, VOLATILE_HAZARD)
 
 
 def faster_when_volatile(measured: dict) -> ClaimResult:
@@ -84,9 +87,11 @@ def beyond_fixed_references(measured: dict) -> ClaimResult:
     summary = measured[SETTING]
     diff = Interval.from_json(summary["difference"])
     excess = Interval.from_json(summary["excess_over_fixed"])
+    hardest = summary.get("hardest_reference", "the hardest fixed reference")
     text = (
-        f"difference minus the largest fixed reference's {excess.format('+.3f')} over "
-        f"{summary['interval_unit']} (references: {', '.join(summary['fixed_references'])})"
+        f"difference minus {hardest}'s (the fixed reference it beats by the least) "
+        f"{excess.format('+.3f')} over {summary['interval_unit']} (fixed references: "
+        f"{', '.join(summary['fixed_references'])})"
     )
     if excess.above(0.0):
         return ClaimResult(REPRODUCED, text + ": above 0")
@@ -108,7 +113,7 @@ CLAIMS = (
     ),
     Claim(
         "beyond_fixed_references",
-        "difference minus the largest fixed reference's, interval over seeds above 0 "
+        "difference minus every fixed reference's, interval over seeds above 0 for each "
         "(reproduced); else difference above 0 (partly); else not_reproduced",
         beyond_fixed_references,
         setting=SETTING,
@@ -121,10 +126,15 @@ def setting_config(run, agent=None):
     return dataclasses.replace(
         _DEFAULT,
         name="wang_volatility",
-        description="Two-armed dependent bandit with change-points (metarl reproduce wang_volatility)",
+        description="Two-armed dependent bandit in stable and volatile blocks "
+        "(metarl reproduce wang_volatility)",
         env=EnvConfig(
             name="bandit-dependent-v0",
-            overrides={"horizon": 100, "drift": "change_point", "hazard": TRAINING_HAZARD},
+            overrides={
+                "horizon": HORIZON,
+                "block_hazards": BLOCK_HAZARDS,
+                "block_length": BLOCK_LENGTH,
+            },
         ),
         agent=agent or _DEFAULT.agent,
         run=run,
@@ -139,14 +149,15 @@ REPRODUCTION = Reproduction(
         "what non-adaptive (fixed-hazard) Bayesian agents show?"
     ),
     source="Wang et al. 2018, Prefrontal cortex as a meta-reinforcement learning system, "
-    "Nat. Neurosci. 21:860-868 (volatility experiment, after Behrens et al. 2007)",
+    "Nat. Neurosci. 21:860-868 (Fig. 3, volatility, after Behrens et al. 2007)",
     settings=(
         Setting(
             SETTING,
-            f"2 arms (p, 1-p), change-points at {TRAINING_HAZARD:g} (stand-in for blocks)",
+            f"2 arms (p, 1-p), {BLOCK_LENGTH}-pull blocks: stable or reversing at "
+            f"{VOLATILE_HAZARD:g}",
             config=setting_config(
                 dataclasses.replace(
-                    _DEFAULT.run, num_seeds=3, total_env_steps=40_000_000, checkpoint_every_chunks=5
+                    _DEFAULT.run, num_seeds=5, total_env_steps=40_000_000, checkpoint_every_chunks=5
                 )
             ),
         ),
@@ -160,18 +171,22 @@ REPRODUCTION = Reproduction(
         ),
     ),
     claims=CLAIMS,
-    measure="metarl.reproduce.volatility_table",
-    measure_options={"episodes": 256, "probe_seed": 0},
+    measure="metarl.reproduce.volatility_blocks",
+    measure_options={"episodes": 256, "eval_seed": 2007, "bootstrap": 200},
     budget=(
-        "3 seeds vmapped x 40M env steps (120M in all): about 4 min on a quiet 2-core CPU at "
-        "~0.5M env steps/s, plus the volatility probe per seed (about 1 min each)"
+        "5 seeds vmapped x 40M env steps (200M in all): about 7 min on a quiet 2-core CPU at "
+        "~0.5M env steps/s, plus the per-block fits (1-3 min: 31 s for 2 seeds x 64 episodes "
+        "at load 7)"
     ),
-    value_label="fitted learning rate, volatile - stable",
+    value_label="fitted learning rate, volatile - stable blocks",
     notes=(
-        "The env has no block-wise volatility: this trains on ONE change-point hazard "
-        f"({TRAINING_HAZARD:g}), so beyond_fixed_references is expected not_reproduced "
-        "(see experiments/reproductions/wang_volatility.py for what is missing).",
+        "Block design (ours; the paper's schedule could not be read): 200-pull episodes of "
+        f"{BLOCK_LENGTH}-pull blocks, each stable or reversing at {VOLATILE_HAZARD:g} per pull "
+        "with equal probability; rates fitted per block type on whole sequences.",
         "Wang et al. trained an LSTM with A2C; this is the repo's RL^2 GRU with A2C.",
+        "The fixed references are the volatility probe's: change-point Bayesians (arms redrawn "
+        "at a fixed assumed hazard), not reversal models; a told-block adaptive reference is "
+        "not played here.",
     ),
 )
 
@@ -195,9 +210,9 @@ POD = dataclasses.replace(
             ),
         ),
     ),
-    measure_options={"episodes": 1024, "probe_seed": 0},
+    measure_options={"episodes": 1024, "eval_seed": 2007, "bootstrap": 200},
     budget=(
         "GPU/pod: GRU 128, 2048 envs per seed, 5 seeds x 500M env steps; not measured here "
-        "(about 2 min at an assumed 20M env steps/s), plus 5 probe runs of 1024 episodes"
+        "(about 2 min at an assumed 20M env steps/s), plus the fits on 1024 episodes"
     ),
 )

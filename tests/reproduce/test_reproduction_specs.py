@@ -1,6 +1,6 @@
 """wang_volatility's and task_diversity_transition's claim rules on synthetic summaries.
 
-Each rule is fed hand-built summaries (the shapes ``metarl.reproduce.volatility_table``
+Each rule is fed hand-built summaries (the shapes ``metarl.reproduce.volatility_blocks``
 and ``metarl.reproduce.diversity_transition`` return) reaching every status it can
 give; the specs themselves load, check and list before anything trains.
 """
@@ -125,7 +125,9 @@ def test_crossing_interpolates_in_log_n():
 
 
 # ------------------------------------------------------------------ specs load and check
-@pytest.mark.parametrize("name", ["rl2_bandits", "wang_volatility", "task_diversity_transition"])
+@pytest.mark.parametrize(
+    "name", ["rl2_bandits", "wang_volatility", "wang_two_step", "task_diversity_transition"]
+)
 @pytest.mark.parametrize("variant", ["cpu", "pod"])
 def test_specs_load_and_pass_the_checks_made_before_training(name, variant):
     repro = load_reproduction(name, variant)
