@@ -145,8 +145,8 @@ REPRODUCTION = Reproduction(
     name="wang_volatility",
     question=(
         "Does a meta-trained recurrent agent, weights frozen, fit a higher Rescorla-Wagner "
-        "learning rate when its two-armed bandit is volatile than when it is stable, beyond "
-        "what non-adaptive (fixed-hazard) Bayesian agents show?"
+        "learning rate in the volatile blocks of its two-armed bandit than in the stable ones, "
+        "beyond what non-adaptive (fixed-hazard) Bayesian agents show?"
     ),
     source="Wang et al. 2018, Prefrontal cortex as a meta-reinforcement learning system, "
     "Nat. Neurosci. 21:860-868 (Fig. 3, volatility, after Behrens et al. 2007)",
