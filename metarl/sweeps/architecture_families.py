@@ -28,7 +28,8 @@ seeds here. Both families measure, per seed, on held-out tasks and on one key
   prior draws, as ``task_diversity`` does for N = inf). Rule grid: the
   ``rule_likelihood`` probe's choice model over the run's training rulesets
   (``rule_grid_diversity.learner_vs_locator``), with each belief's gain over
-  distance alone (``learner_belief_gain``, ``locator_belief_gain``).
+  distance alone (``learner_belief_gain``, ``locator_belief_gain``; bandits: over
+  uniform choice), which the verdict also needs.
 
 The references (bandits: Thompson sampling, the task locator, random, the oracle's
 expected reward; rule grid: oracle planner, ruleset learner and locator, memoryless
@@ -47,6 +48,10 @@ import numpy as np
 from metarl.sweeps import diversity
 from metarl.sweeps import rule_grid_diversity as rgd
 
+GAINS = ("learner_belief_gain", "locator_belief_gain")
+"""Per seed, each model's log-likelihood per choice over a model-free floor (bandits: uniform
+choice; rule grid: distance alone, ``rule_grid_diversity.GAINS``): a verdict needs the named
+model above it."""
 STAND_IN_TASKS = 256
 """Bandit stand-in pool for the likelihood of an agent trained on the prior (as task_diversity's
 N = inf uses the N = 256 pool of its pool seed)."""
@@ -220,6 +225,7 @@ def bandit_measure(found: BanditEpisodes, eval_seed: int):
     events = events_of(random_drift.info)
     optimal = random_drift.info["optimal_action"]
     random_optimal = metrics.optimal_action_indicator(random_drift.actions, optimal)
+    log_arms = float(np.log(found.means.shape[1]))
 
     def measure(rewards, actions, drift_rewards, drift_actions) -> dict[str, Any]:
         recovery = bandit_regained(
@@ -237,6 +243,11 @@ def bandit_measure(found: BanditEpisodes, eval_seed: int):
             "recovery_regained": recovery["regained"],
             "drift_return": float(drift_rewards.sum(0).mean()),
             "likelihood_difference": comparison.difference,
+            # Each model's held-out log-likelihood per choice over uniform choice (log k): the
+            # verdict names a model only where it beats choosing at random (an untrained
+            # agent fits both at inverse temperature ~0, a difference of rounding size).
+            "learner_belief_gain": comparison.learner_log_lik_per_choice + log_arms,
+            "locator_belief_gain": comparison.locator_log_lik_per_choice + log_arms,
             "curve": curve_parts(rewards),
             "details": {
                 "recovery": recovery,
@@ -290,8 +301,9 @@ def evaluate_bandit(ctx, episodes: int, eval_seed: int) -> FamilyResult:
             "recovery_regained",
             "likelihood_difference",
             "drift_return",
+            *GAINS,
         ),
-        gains=None,
+        gains=GAINS,
         curve_label="mean reward per pull",
         curve_ticks=_part_ticks(expected.shape[0]),
         notes={
@@ -394,7 +406,7 @@ def rule_grid_measure(found: RuleGridEpisodes, eval_seed: int):
         }
         if likelihood is not None:
             row["likelihood_difference"] = likelihood["difference"].value
-            for gain, model in zip(rgd.GAINS, ("learner", "locator"), strict=True):
+            for gain, model in zip(GAINS, ("learner", "locator"), strict=True):
                 available = likelihood["available"]
                 row[gain] = likelihood["belief_gain"][model].value if available else np.nan
             row["details"]["likelihood"] = likelihood
@@ -452,9 +464,9 @@ def evaluate_rule_grid(ctx, episodes: int, eval_seed: int) -> FamilyResult:
             "likelihood_difference",
             "drift_return",
             "held_out_improvement_raw",
-            *rgd.GAINS,
+            *GAINS,
         ),
-        gains=rgd.GAINS,
+        gains=GAINS,
         curve_label="return per trial",
         curve_ticks=[str(k + 1) for k in range(num_trials)],
         notes={
