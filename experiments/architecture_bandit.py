@@ -83,10 +83,10 @@ TRANSFORMER = {"transformer_layers": 1, "transformer_heads": 2, "transformer_con
 SWEEP_SEEDS = 5
 """Training seeds per core (vmapped; the unit of every interval)."""
 SWEEP_ENV_STEPS = 4_608_000
-"""Env steps per run: 900 updates of 256 envs x 20 steps, 3 chunks of 300 (see Budget)."""
-SWEEP_UPDATES_PER_CHUNK = 300
-"""A checkpoint after each chunk (1.5M env steps per seed) is what a killed sweep resumes from;
-300 also divides the 2000 updates of 10.24M env steps."""
+"""Env steps per run: 900 updates of 256 envs x 20 steps, 9 chunks of 100 (see Budget)."""
+SWEEP_UPDATES_PER_CHUNK = 100
+"""A checkpoint after each chunk (0.5M env steps per seed) is what a killed sweep resumes from;
+100 also divides the 2000 updates of 10.24M env steps, so neither budget overshoots."""
 
 CONFIG = dataclasses.replace(
     _DEFAULT,
