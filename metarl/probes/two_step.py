@@ -79,7 +79,13 @@ from metarl.probes.two_step_fit import (
     fit_two_step,
     trials_from_batch,
 )
-from metarl.probes.two_step_verdict import fitted_verdict, simulate_fit
+from metarl.probes.two_step_verdict import (
+    fitted_verdict,
+    prediction_interval,
+    simulate_fit,
+    simulated_w,
+    w_references_needed,
+)
 
 CONDITIONS = ("rewarded_common", "rewarded_rare", "unrewarded_common", "unrewarded_rare")
 
@@ -356,25 +362,31 @@ def judge_by_fit(
     num_steps: int,
     z: float = Z_95,
 ) -> dict:
-    """Fit the hybrid model to ``trials``, simulate its model-free fit, judge (``fitted_verdict``).
+    """Fit the hybrid model to ``trials``, simulate its fitted models, judge (``fitted_verdict``).
 
-    Returns ``{'fit': TwoStepFit, 'simulated_indices': [reward x transition
-    coefficient of each simulated data set], 'verdict': FitVerdict}``.
+    The fitted model-free model is simulated for the index; the hybrid is refitted to
+    the simulated data sets of the fitted model the verdict can still use
+    (``w_references_needed``: at most one of model-free and model-based). Returns
+    ``{'fit': TwoStepFit, 'simulated_indices': [reward x transition coefficient of each
+    model-free data set], 'simulated_w': {model: [w of each data set]}, 'verdict':
+    FitVerdict}``.
     """
     fit = fit_two_step(trials, float(env_params.common_prob), z)
-    simulated = simulate_fit(
-        env,
-        env_params,
-        key,
-        fit.models["model_free"].params,
-        trials.first_action.shape[1],
-        num_steps,
-    )
-    indices = np.array([stay_regression(t, z)["reward_x_transition"].value for t in simulated])
+    num_episodes = trials.first_action.shape[1]
+    model_free = fit.models["model_free"].params
+    datasets = simulate_fit(env, env_params, key, model_free, num_episodes, num_steps)
+    indices = np.array([stay_regression(t, z)["reward_x_transition"].value for t in datasets])
+    above = bool(index.value > prediction_interval(indices, z).high)
+    weights = {}
+    for name in w_references_needed(fit, above):
+        played = datasets if name == "model_free" else None
+        params = fit.models[name].params
+        weights[name] = simulated_w(env, env_params, key, params, num_episodes, num_steps, played)
     return {
         "fit": fit,
         "simulated_indices": indices,
-        "verdict": fitted_verdict(fit, index, indices, z),
+        "simulated_w": weights,
+        "verdict": fitted_verdict(fit, index, indices, weights, z),
     }
 
 
@@ -469,6 +481,12 @@ def run(ctx: ProbeContext) -> ProbeResult:
         "fitted_model_free": "the model-free (w = 0) fit to the checkpoint's own choices, "
         f"simulated {len(judged['simulated_indices'])} times on independent episodes",
     }
+    if "model_based" in judged["simulated_w"]:
+        described["fitted_model_based"] = (
+            "the model-based (w = 1) fit to the checkpoint's own choices, simulated "
+            f"{len(judged['simulated_w']['model_based'])} times on the same episodes as the "
+            "model-free fit's"
+        )
     return ProbeResult(
         results={
             "agents": agents,
@@ -481,11 +499,16 @@ def run(ctx: ProbeContext) -> ProbeResult:
             },
             "fit": judged["fit"].as_dict(),
             "fitted_model_free_indices": [float(x) for x in judged["simulated_indices"]],
+            # w of the hybrid refitted to each simulated data set, per fitted model simulated.
+            "fitted_w": {
+                name: [float(x) for x in values] for name, values in judged["simulated_w"].items()
+            },
             "conditions": list(CONDITIONS),
             "note": "Model-free agents also show a reward x transition interaction, larger the "
             "more deterministic they are (Akam et al. 2015): the checkpoint is called model-based "
-            "only if the fitted hybrid's w excludes 0 and its index beats the model-free model "
-            "fitted to its own choices.",
+            "only if the fitted hybrid's w interval lies above the w of the model-free model "
+            "fitted to its own choices, simulated, and its index above that model's; model-free "
+            "only if w = 0 fits and w's interval lies below the simulated model-based fit's w.",
         },
         verdict=Verdict(verdict.label, f"{verdict.reason}; regression rule: {regression.label}"),
         references=described,
@@ -515,6 +538,12 @@ def format_lines(summary: dict) -> list[str]:
             f"  {'fitted model-free agent':28s} model-based index "
             f"{text_interval(detail['simulated_index'])} (prediction interval)",
         ]
+        # Summaries written before the simulated w have none.
+        for name, bounds in detail.get("simulated_w", {}).items():
+            lines.append(
+                f"  {'fitted ' + name.replace('_', '-') + ' agent':28s} w {bounds['low']:.3f} to "
+                f"{bounds['high']:.3f} over its simulations (the agent's w interval must clear it)"
+            )
     return lines
 
 
@@ -562,6 +591,18 @@ def _draw_profile(ax, results: dict) -> None:
     interval = fit["w"]
     if interval["low"] is not None and interval["high"] is not None:
         ax.axvspan(interval["low"], interval["high"], color="grey", alpha=0.2, lw=0)
+    simulated = results["verdict_detail"].get("simulated_w", {})
+    for (name, bounds), color in zip(simulated.items(), ("tab:orange", "tab:green"), strict=False):
+        ax.axvspan(
+            bounds["low"],
+            max(bounds["high"], bounds["low"] + 0.005),  # visible where every simulation agrees
+            color=color,
+            alpha=0.35,
+            lw=0,
+            label=f"w of the fitted {name.replace('_', '-')} simulations",
+        )
+    if simulated:
+        ax.legend(fontsize=8, loc="upper center")
     ax.set_xlabel("model-based weight w (0: model-free, 1: model-based)")
     ax.set_ylabel("sqrt(2 x profile log-likelihood ratio)\n(dashed: 95% critical value)")
     ax.set_ylim(

@@ -59,8 +59,8 @@ STARTS = ((0.2, 2.0), (0.7, 2.0), (0.2, 20.0), (0.7, 20.0))
 # The restrictions start from two of them only: the profile refits w = 0 and w = 1 from
 # the hybrid's best as well, so each restriction has three starts in all.
 RESTRICTED_STARTS = (STARTS[0], STARTS[3])
-# Denser near the ends, where agents of the library's two mechanisms put w; 0.5 is the
-# verdict's threshold (two_step_verdict.DOMINANT_W), fitted exactly.
+# Denser near the ends, where agents of the library's two mechanisms put w and where the
+# verdict's simulated references (two_step_verdict.w_bounds) lie.
 PROFILE_W = (0.05, 0.15, 0.3, 0.5, 0.7, 0.85, 0.95)
 ITERATIONS = 60
 TOLERANCE = 1e-3
@@ -421,6 +421,43 @@ def fit_batch(u, fixed, free, data: ChoiceData, common_prob, max_iterations: int
         u, fixed, free, data, common_prob, max_iterations
     )
     return jax.vmap(natural)(u, fixed, free), nll
+
+
+@functools.partial(jax.jit, static_argnames=("max_iterations",))
+def fit_each(u, fixed, free, data: ChoiceData, common_prob, max_iterations: int = ITERATIONS):
+    """``fit_batch`` with a data set per row: every array of ``data`` has a leading [P] axis.
+
+    One program fits many simulated data sets at once (the parametric bootstrap of w).
+    """
+    u, nll = jax.vmap(_fit_one, in_axes=(0, 0, 0, 0, None, None))(
+        u, fixed, free, data, common_prob, max_iterations
+    )
+    return jax.vmap(natural)(u, fixed, free), nll
+
+
+def hybrid_w_estimates(
+    datasets: list[TwoStepTrials], truth: dict[str, float], common_prob: float
+) -> np.ndarray:
+    """[S] the hybrid's maximum-likelihood w on each data set simulated from ``truth``.
+
+    Each data set is fitted from the generating parameters with w = 0 and with w = 1
+    (lambda 1 there, where it has no effect), and keeps the better fit: the truth is
+    the natural start for data it generated, and the two ends of w reach either basin
+    of the likelihood, so a model-free data set that a model-based w fits better is
+    found (what the bound built from these estimates must not miss).
+    """
+    start = np.array([truth[name] for name in PARAMETERS])
+    rows, sets = [], []
+    for index in range(len(datasets)):
+        for w in (0.0, 1.0):
+            rows.append(({}, np.where(np.arange(len(PARAMETERS)) == W, w, start)))
+            sets.append(index)
+    stacked = [ChoiceData.from_trials(trials) for trials in datasets]
+    data = jax.tree.map(lambda *arrays: jnp.stack(arrays)[np.asarray(sets)], *stacked)
+    params, nll = fit_each(*_problems(rows), data, jnp.float32(common_prob))
+    params, nll = np.asarray(params, np.float64), np.asarray(nll, np.float64)
+    best = np.argmin(nll.reshape(len(datasets), 2), axis=1)
+    return params.reshape(len(datasets), 2, -1)[np.arange(len(datasets)), best, W]
 
 
 # ------------------------------------------------------------------ fitting the models

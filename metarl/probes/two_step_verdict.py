@@ -1,13 +1,17 @@
-"""The two-step verdict from fitted models: the hybrid's w and the fitted model-free agent.
+"""The two-step verdict from fitted models: the hybrid's w and the fitted models simulated.
 
 ``metarl.probes.two_step_fit`` fits the Daw hybrid model and its restrictions to
-the agent's choices; this module simulates the fitted *model-free* model on the
-same task (a parametric bootstrap: ``simulate_fit``) and judges the agent by both
-(``fitted_verdict``). The simulated data sets' reward x transition indices are the
-reference the agent's own index must exceed: a model-free agent's index grows with
-its inverse temperature and depends on its learning rate (Akam et al. 2015), and
-the fitted model-free model has the agent's own, so a near-deterministic
-model-free agent is compared with a near-deterministic model-free reference.
+the agent's choices; this module simulates the fitted *model-free* model (and, when
+the verdict needs it, the fitted *model-based* one) on the same task and episode
+count (a parametric bootstrap: ``simulate_fit``), fits the hybrid to each simulated
+data set (``simulated_w``), and judges the agent by all of it (``fitted_verdict``).
+The simulated data sets' reward x transition indices and w estimates are the
+references the agent's own are judged against: a model-free agent's index grows
+with its inverse temperature and depends on its learning rate (Akam et al. 2015),
+how far w's estimate strays from the truth depends on how much the choices say,
+and the fitted models have the agent's own temperature and learning rate, so a
+near-deterministic model-free agent is compared with near-deterministic model-free
+simulations.
 """
 
 from __future__ import annotations
@@ -31,13 +35,14 @@ from metarl.probes.two_step_fit import (
     TwoStepFit,
     TwoStepTrials,
     W,
+    hybrid_w_estimates,
     trials_from_batch,
 )
 
 # ------------------------------------------------------------------ the fitted model-free agent
 
 SIMULATIONS = 20
-"""Simulated data sets of the fitted model-free model: the reference distribution of the index."""
+"""Simulated data sets per fitted model: the reference distributions of the index and of w."""
 SIMULATION_STREAM = 1  # fold_in tag: the simulations' episodes are independent of the agent's
 _PLAYERS: dict = {}
 
@@ -107,6 +112,25 @@ def simulate_fit(
     ]
 
 
+def simulated_w(
+    env,
+    env_params,
+    key: jax.Array,
+    params: dict[str, float],
+    num_episodes: int,
+    num_steps: int,
+    datasets: list[TwoStepTrials] | None = None,
+) -> np.ndarray:
+    """[S] the hybrid's w fitted to each data set simulated from the fitted model ``params``.
+
+    ``datasets`` are ``simulate_fit``'s for these ``params`` when already played (the
+    model-free ones, played for the index); None plays them.
+    """
+    if datasets is None:
+        datasets = simulate_fit(env, env_params, key, params, num_episodes, num_steps)
+    return hybrid_w_estimates(datasets, params, float(env_params.common_prob))
+
+
 def prediction_interval(samples: np.ndarray, z: float = Z_95) -> Interval:
     """Mean of ``samples`` and the interval a new draw of their distribution falls in.
 
@@ -125,15 +149,49 @@ def prediction_interval(samples: np.ndarray, z: float = Z_95) -> Interval:
     return Interval.from_half_width(float(samples.mean()), float(half))
 
 
-# ------------------------------------------------------------------ the verdict
+# ------------------------------------------------------------------ w under each mechanism
 
-DOMINANT_W = 0.5
-"""A verdict needs w's whole interval on one side of this: 'model-based' above (mostly
-model-based), 'model-free' below (mostly model-free). 'w = 0 rejected' alone is not
-enough: the index test looks at the same stay pattern, so the two fail together for a
-model-free agent far more often than two independent tests would (a greedy model-free
-agent on the Daw task passed both at 95%: w 0.005 [0.0001, 0.020], index 2 SD above its
-simulations'); and 'w = 0 not rejected' alone says nothing when the interval is [0, 1]."""
+
+def w_bounds(estimates: np.ndarray) -> Interval:
+    """Median of the simulated data sets' w estimates; their range is the prediction interval.
+
+    A new draw exchangeable with S simulations lies above their maximum (below their
+    minimum) with probability 1 / (S + 1) whatever the distribution's shape: 4.8% for
+    20. A mean +- t sd bound, as for the index, would misstate it: the estimates pile
+    up at the end of [0, 1] that generated them (most model-free data sets give w = 0
+    exactly) and trail off towards the other. ``level`` is (S - 1) / (S + 1).
+    """
+    estimates = np.asarray(estimates, np.float64)
+    n = len(estimates)
+    return Interval(
+        float(np.median(estimates)),
+        float(estimates.min()),
+        float(estimates.max()),
+        level=(n - 1) / (n + 1),
+    )
+
+
+def w_references_needed(fit: TwoStepFit, index_above_model_free: bool) -> tuple[str, ...]:
+    """The fitted models ('model_free', 'model_based') whose simulated w can change the verdict.
+
+    Fitting the hybrid to 20 simulated data sets costs about three fits of the agent's
+    own, so only the comparison the verdict can use is made: 'model-based' needs the
+    index above the model-free simulations' and 'model-free' needs it not above, so at
+    most one of the two; none when no value-driven choice is found, nor where w's
+    interval already reaches the end the comparison needs it away from (a lower bound
+    of 0 lies above no model-free estimate, an upper bound of 1 below no model-based
+    one), nor for 'model-free' when the likelihood ratio rejects w = 0.
+    """
+    if not fit.prefers_hybrid_over("null"):
+        return ()
+    if index_above_model_free:
+        return ("model_free",) if fit.w.low > 0.0 else ()
+    if fit.prefers_hybrid_over("model_free") or fit.w.high >= 1.0:
+        return ()
+    return ("model_based",)
+
+
+# ------------------------------------------------------------------ the verdict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +205,9 @@ class FitVerdict:
     """The agent's reward x transition coefficient (the stay regression's)."""
     simulated_index: Interval
     """The fitted model-free model's index: mean over simulations, prediction interval."""
+    simulated_w: dict[str, Interval]
+    """'model_free' / 'model_based' -> the hybrid's w fitted to that fitted model's simulated
+    data sets (``w_bounds``); only those the verdict needed (``w_references_needed``)."""
     checks: dict[str, bool]
     """The rule's tests (``fitted_verdict``)."""
 
@@ -157,60 +218,88 @@ class FitVerdict:
             "w": self.w,
             "index": self.index,
             "simulated_index": self.simulated_index,
+            "simulated_w": dict(self.simulated_w),
             "checks": dict(self.checks),
         }
 
 
-def fitted_verdict(
-    fit: TwoStepFit, index: Interval, simulated_indices: np.ndarray, z: float = Z_95
-) -> FitVerdict:
-    """Judge the agent by its fitted models and by the fitted model-free model's simulations.
-
-    Tests: *value-driven* (the hybrid beats the null model, beta_first = 0, by its
-    likelihood ratio); *w above 0* (the hybrid beats the model-free restriction: w's
-    profile interval excludes 0); *w mostly model-based* / *model-free* (w's interval
-    above / below ``DOMINANT_W``); *index above model-free* (the agent's reward x
-    transition coefficient above the prediction interval of the fitted model-free
-    model's simulated ones).
-
-    * 'model-based': value-driven, w mostly model-based and index above model-free:
-      a model-free agent must show both of the last two to be misjudged;
-    * 'model-free': value-driven, w mostly model-free and not above 0, index not
-      above model-free;
-    * 'undecided': anything else: a near-random learner whose w the data leave
-      anywhere in [0, 1], tests that disagree, or no value-driven first-stage choice
-      detected. The last is not called 'neither' (first-stage choices that follow no
-      learned value): a weak learner (model-based, lr 0.05, beta 1 on the Daw task)
-      beats the null model by a likelihood ratio of 4.5 to 20 depending on the seed,
-      and random choices by 0 to 4, so no threshold tells the two apart.
-    """
-    simulated = prediction_interval(simulated_indices, z)
-    checks = {
-        "value_driven": fit.prefers_hybrid_over("null"),
-        "w_above_zero": fit.prefers_hybrid_over("model_free"),
-        "w_mostly_model_based": bool(fit.w.low > DOMINANT_W),
-        "w_mostly_model_free": bool(fit.w.high < DOMINANT_W),
-        "index_above_model_free": bool(index.value > simulated.high),
-    }
-    numbers = (
+def _numbers(fit: TwoStepFit, index: Interval, simulated: Interval, ranges: dict) -> str:
+    text = (
         f"w {fit.w.value:.3f} [{fit.w.low:.3f}, {fit.w.high:.3f}], index {index.value:+.2f} vs "
         f"fitted model-free {simulated.value:+.2f} (up to {simulated.high:+.2f})"
     )
-    if all(checks[c] for c in ("value_driven", "w_mostly_model_based", "index_above_model_free")):
+    for name, bounds in ranges.items():
+        text += f"; w of the fitted {name.replace('_', '-')} simulations {bounds.low:.3f}-{bounds.high:.3f}"
+    return text
+
+
+def fitted_verdict(
+    fit: TwoStepFit,
+    index: Interval,
+    simulated_indices: np.ndarray,
+    simulated_w: dict[str, np.ndarray],
+    z: float = Z_95,
+) -> FitVerdict:
+    """Judge the agent by its fitted models and by simulations of them (parametric bootstraps).
+
+    Tests: *value-driven* (the hybrid beats the null model, beta_first = 0, by its
+    likelihood ratio); *w above 0* (the hybrid beats the model-free restriction);
+    *w above model-free* (w's profile interval above every w the hybrid finds in the
+    fitted model-free model's simulated data sets, ``simulated_w['model_free']``: the
+    agent's own temperature and learning rate, the same task and episode count);
+    *w below model-based* (w's interval below every w of the fitted model-based
+    model's simulations); *index above model-free* (the agent's reward x transition
+    coefficient above the prediction interval of the fitted model-free model's).
+
+    * 'model-based': value-driven, w above model-free and index above model-free. A
+      model-free agent is misjudged only if its own w interval and its own index both
+      beat what its fitted model-free twin shows; each comparison is calibrated on
+      that twin (a near-greedy model-free agent's w and index are compared with
+      near-greedy simulations), so each alone errs at most at its level (w: 1/21,
+      the lower bound of an interval against the simulations' point estimates;
+      index: 2.5%);
+    * 'model-free': value-driven, w = 0 not rejected, w below model-based and the
+      index not above model-free. The mirror of the first: the model-based
+      hypothesis gets the same calibrated chance, its fitted model-based twin
+      simulated, so a soft or slow learner whose w the data cannot place (the
+      model-based twin's w reaches down to the agent's interval) is not called
+      model-free because its w is merely low;
+    * 'undecided': anything else: tests that disagree, a w the data leave anywhere in
+      [0, 1], or no value-driven first-stage choice detected. The last is not called
+      'neither' (first-stage choices that follow no learned value): a weak learner
+      (model-based, lr 0.05, beta 1 on the Daw task) beats the null model by a
+      likelihood ratio of 4.5 to 20 depending on the seed, and random choices by 0
+      to 4, so no threshold tells the two apart.
+
+    Before this rule w's interval was compared with a fixed 0.5: a mechanism's w
+    depends on how much the data say, so a fixed line is too strict for soft learners
+    and says nothing of what a model-free agent at the agent's own temperature shows.
+    """
+    simulated = prediction_interval(simulated_indices, z)
+    ranges = {name: w_bounds(values) for name, values in simulated_w.items()}
+    checks = {
+        "value_driven": fit.prefers_hybrid_over("null"),
+        "w_above_zero": fit.prefers_hybrid_over("model_free"),
+        "w_above_model_free": "model_free" in ranges and fit.w.low > ranges["model_free"].high,
+        "w_below_model_based": "model_based" in ranges and fit.w.high < ranges["model_based"].low,
+        "index_above_model_free": bool(index.value > simulated.high),
+    }
+    if all(checks[c] for c in ("value_driven", "w_above_model_free", "index_above_model_free")):
         label, why = (
             "model-based",
-            f"w's interval lies above {DOMINANT_W:g} and the index beats the fitted model-free agent",
+            "w's interval lies above the fitted model-free simulations' w and the index above "
+            "their index",
         )
     elif (
         checks["value_driven"]
-        and checks["w_mostly_model_free"]
+        and checks["w_below_model_based"]
         and not checks["w_above_zero"]
         and not checks["index_above_model_free"]
     ):
         label, why = (
             "model-free",
-            f"w's interval includes 0 and lies below {DOMINANT_W:g}; the fitted model-free "
-            "agent shows the index",
+            "w's interval includes 0 and lies below the fitted model-based simulations' w; the "
+            "fitted model-free agent shows the index",
         )
     elif not checks["value_driven"]:
         label, why = "undecided", "no value-driven first-stage choice detected (null model)"
@@ -218,9 +307,10 @@ def fitted_verdict(
         label, why = "undecided", "the fitted models and the index do not agree on a mechanism"
     return FitVerdict(
         label=label,
-        reason=f"{why}: {numbers}",
+        reason=f"{why}: {_numbers(fit, index, simulated, ranges)}",
         w=fit.w,
         index=index,
         simulated_index=simulated,
+        simulated_w=ranges,
         checks=checks,
     )

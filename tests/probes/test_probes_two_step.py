@@ -366,38 +366,91 @@ def _fit_with(w: Interval, model_free: float, null: float) -> two_step_fit.TwoSt
     )
 
 
+def test_the_w_range_of_simulations_is_a_distribution_free_prediction_interval():
+    # A 21st exchangeable draw lies outside the range of 20 with probability 2 / 21, whatever
+    # the distribution: here one piled at 0 (most model-free data sets give w = 0 exactly).
+    # 4000 repetitions: SE sqrt(.095 .905 / 4000) = 0.0046.
+    rng = np.random.default_rng(1)
+    repetitions = 4000
+    draws = np.maximum(rng.normal(-0.5, 0.3, size=(repetitions, 21)), 0.0)
+    draws += rng.uniform(
+        0.0, 1e-9, size=draws.shape
+    )  # break the ties at 0, as a fit's rounding does
+    outside = [
+        not (bounds.low <= draw[-1] <= bounds.high)
+        for draw in draws
+        for bounds in [two_step_verdict.w_bounds(draw[:-1])]
+    ]
+    assert abs(np.mean(outside) - 2 / 21) < 3 * np.sqrt((2 / 21) * (19 / 21) / repetitions)
+    assert two_step_verdict.w_bounds(draws[0, :-1]).level == pytest.approx(19 / 21)
+
+
 def test_the_fitted_verdict_needs_both_tests_for_model_based():
-    simulated = np.linspace(0.4, 0.6, 20)  # mean 0.5, prediction bound +0.63
+    simulated = np.linspace(0.4, 0.6, 20)  # index: mean 0.5, prediction bound +0.63
+    model_free_w = {"model_free": np.linspace(0.0, 0.1, 20)}  # w of model-free simulations
+    model_based_w = {"model_based": np.linspace(0.9, 1.0, 20)}
     strong_w = _fit_with(Interval(0.9, 0.6, 1.0), model_free=50.0, null=100.0)
     low_w = _fit_with(Interval(0.0, 0.0, 0.1), model_free=0.5, null=100.0)
     above, within = Interval(0.9, 0.85, 0.95), Interval(0.55, 0.5, 0.6)
     verdict = two_step_verdict.fitted_verdict
-    assert verdict(strong_w, above, simulated).label == "model-based"
+    assert verdict(strong_w, above, simulated, model_free_w).label == "model-based"
     # Either test alone is what a model-free agent can show: no verdict.
-    assert verdict(strong_w, within, simulated).label == "undecided"
-    assert verdict(low_w, above, simulated).label == "undecided"
-    assert verdict(low_w, within, simulated).label == "model-free"
-    # w = 0 not rejected but the data leave w up to 0.8: not evidence of model-free control.
+    assert verdict(strong_w, within, simulated, model_based_w).label == "undecided"
+    assert verdict(low_w, above, simulated, model_free_w).label == "undecided"
+    assert verdict(low_w, within, simulated, model_based_w).label == "model-free"
+    # w's interval must clear the simulations' range, not a fixed line: above 0.5 but within
+    # what model-free simulations at the agent's temperature show is no evidence.
+    wide_free = {"model_free": np.linspace(0.0, 0.7, 20)}
+    assert verdict(strong_w, above, simulated, wide_free).label == "undecided"
+    # Without the simulations a comparison needs, no verdict rests on it.
+    assert verdict(strong_w, above, simulated, {}).label == "undecided"
+    assert verdict(low_w, within, simulated, {}).label == "undecided"
+    # w = 0 not rejected but the data leave w up to 0.8: model-free only if model-based
+    # simulations at the agent's temperature never come that low.
     vague = _fit_with(Interval(0.0, 0.0, 0.8), model_free=0.5, null=100.0)
-    assert verdict(vague, within, simulated).label == "undecided"
+    assert verdict(vague, within, simulated, model_based_w).label == "model-free"
+    soft_based = {"model_based": np.linspace(0.5, 1.0, 20)}
+    assert verdict(vague, within, simulated, soft_based).label == "undecided"
     # No learned value detected in first-stage choices: random, or a learner too weak to see.
     random = _fit_with(Interval(0.0, 0.0, 1.0), model_free=0.0, null=1.0)
-    assert verdict(random, within, simulated).label == "undecided"
-    assert verdict(random, above, simulated).label == "undecided"
+    assert verdict(random, within, simulated, model_based_w).label == "undecided"
+    assert verdict(random, above, simulated, model_free_w).label == "undecided"
+
+
+def test_only_the_w_simulations_the_verdict_can_use_are_fitted():
+    needed = two_step_verdict.w_references_needed
+    strong_w = _fit_with(Interval(0.9, 0.6, 1.0), model_free=50.0, null=100.0)
+    low_w = _fit_with(Interval(0.0, 0.0, 0.1), model_free=0.5, null=100.0)
+    # The index decides which verdict is still possible, hence which simulations matter.
+    assert needed(strong_w, True) == ("model_free",)
+    assert needed(low_w, False) == ("model_based",)
+    # A lower bound of 0 lies above no model-free w; w = 0 rejected, or an interval up to 1,
+    # leaves no model-free verdict; no value-driven choice, no verdict at all.
+    assert needed(low_w, True) == ()
+    assert needed(strong_w, False) == ()
+    assert needed(_fit_with(Interval(0.3, 0.0, 1.0), model_free=0.5, null=100.0), False) == ()
+    assert needed(_fit_with(Interval(0.9, 0.6, 1.0), model_free=50.0, null=1.0), True) == ()
+
+
+# The hybrid's w on the 20 data sets of that agent's fitted model-free model (key 3).
+GREEDY_DAW_W = (0.0,) * 12 + (2.7e-6, 1.41e-5, 3.26e-5, 7.58e-5, 7.66e-5, 1.60e-3, 2.12e-3, 3.49e-3)
 
 
 def test_w_excluding_zero_is_not_enough_for_model_based():
     # The greedy model-free SARSA(1) agent (lr 1, beta 100) on the Daw task, key 3: w = 0
     # rejected (likelihood ratio 4.19 > 3.84), and its index 0.196 above the fitted model-free
     # simulations' (mean 0.173, sd 0.010, bound 0.195): both 95% tests failed together,
-    # since both read the same stay pattern. Its w is mostly model-free all the same.
+    # since both read the same stay pattern. Its w interval does not clear what the fitted
+    # model-free model's own simulations give (measured: up to 0.0035, ``GREEDY_DAW_W``).
     fit = _fit_with(Interval(0.005, 0.0001, 0.020), model_free=4.19, null=11744.6)
     rng = np.random.default_rng(0)
     simulated = 0.173 + 0.010 * rng.standard_normal(20)
     simulated = 0.173 + (simulated - simulated.mean()) / simulated.std(ddof=1) * 0.010
     index = Interval(0.196, 0.176, 0.216)
-    verdict = two_step_verdict.fitted_verdict(fit, index, simulated)
+    model_free_w = {"model_free": np.array(GREEDY_DAW_W)}
+    verdict = two_step_verdict.fitted_verdict(fit, index, simulated, model_free_w)
     assert verdict.checks["w_above_zero"] and verdict.checks["index_above_model_free"]
+    assert not verdict.checks["w_above_model_free"]
     assert verdict.label == "undecided"
 
 
