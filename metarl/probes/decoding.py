@@ -8,7 +8,8 @@ multinomial logistic regression (accuracy) for categorical ones.
 
 A decoder can succeed for reasons unrelated to the agent's computation (the
 targets grow with time; a random recurrent network already mixes its inputs), so
-every score comes with controls run on the same histories and the same split:
+every score comes with controls run on the same histories and the same split
+(``chance`` too for categorical targets: the fit set's majority class):
 
 * ``control``: the same decoder on a randomly initialised network of the same
   architecture replayed on the agent's histories (``random_network_hidden``);
@@ -24,7 +25,10 @@ tried so far, the ruleset learner's posterior-mean rewards); any other per-step
 array works with ``decode_targets``.
 
 Episodes, not steps, are split into fit and test sets: steps of one episode are
-strongly correlated, so a split by steps would score memorisation.
+strongly correlated, so a split by steps would score memorisation. The probe's
+verdict (``decoding_rows``) cross-validates over ``FOLDS`` folds of episodes and
+calls a target above the controls only where, for every control, the per-fold
+difference agent - control has its interval over folds above 0.
 """
 
 from __future__ import annotations
@@ -39,9 +43,11 @@ import scipy.optimize
 from metarl.evaluation.agent_policy import agent_policy
 from metarl.evaluation.replay import replay_policy
 from metarl.evaluation.rollout import EpisodeBatch
-from metarl.plotting import CHECKPOINT_COLOR, REFERENCE_COLORS
-from metarl.probes import choice_models, figures
+from metarl.evaluation.statistics import Z_95
+from metarl.interval import Interval
+from metarl.probes import choice_models
 from metarl.probes.bandit_agents import bandit_episodes, bandit_setting
+from metarl.probes.decoding_figure import draw
 from metarl.probes.ground_truth import with_ground_truth
 from metarl.probes.protocol import (
     Probe,
@@ -49,6 +55,7 @@ from metarl.probes.protocol import (
     ProbeResult,
     Verdict,
     hidden_states,
+    text_interval,
     text_number,
 )
 from metarl.probes.rule_grid_beliefs import rule_grid_episodes, rule_grid_history, rule_grid_targets
@@ -320,7 +327,7 @@ def random_network_hidden(
     return jax.jit(lambda eps, k: replay_policy(policy, eps, k)["hidden"])(episodes, replay_key)
 
 
-# ----------------------------------------------------------------- the probe
+# ----------------------------------------------------------------- decoding many targets
 
 
 def decode_targets(
@@ -329,6 +336,7 @@ def decode_targets(
     control_hidden=None,
     test_fraction: float = 0.5,
     seed: int = 0,
+    fit: np.ndarray | None = None,
 ) -> list[dict]:
     """Decode each target from ``hidden`` [T, B, H] on held-out episodes.
 
@@ -339,10 +347,12 @@ def decode_targets(
     (mean over the target's dimensions), ``agent_per_dim``, ``time_only`` (the
     clock), and ``control`` when ``control_hidden`` [T, B, H'] (e.g.
     ``random_network_hidden``) is given; categorical rows add ``chance``. All
-    decoders share one episode split.
+    decoders share one episode split: ``fit`` [B] (True: fitted on), or a random one
+    (``episode_split``); the probe's verdict uses K folds (``decoding_rows``).
     """
     hidden = np.asarray(hidden)
-    fit = episode_split(hidden.shape[1], test_fraction, seed)
+    if fit is None:
+        fit = episode_split(hidden.shape[1], test_fraction, seed)
     rows = []
     for name, target in targets.items():
         target = np.asarray(target)
@@ -393,32 +403,85 @@ def decode_beliefs(
 
 # ------------------------------------------------------------------ the probe
 
-SPLITS = 2
-"""Random fit/test splits of the episodes each decoder is scored on (the spread is reported)."""
+FOLDS = 5
+"""Folds of the episodes: each decoder is fitted on four fifths and scored on the fifth left out."""
+CONTROLS = ("control", "time_only", "chance")
+"""Row keys of the controls the agent must beat: random network, clock, majority class."""
 VERDICTS = ("above_controls", "partly_above_controls", "not_above_controls")
 
 
-def decoding_rows(hidden, targets: dict, control_hidden, seeds: list[int]) -> list[dict]:
-    """``decode_targets`` on several random episode splits; per target the mean and range over splits."""
-    per_split = [decode_targets(hidden, targets, control_hidden, seed=split) for split in seeds]
+def episode_folds(num_episodes: int, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
+    """[B] int: each episode's fold, a random permutation dealt into ``folds`` near-equal parts."""
+    if not 2 <= folds <= num_episodes:
+        raise ValueError(f"{folds} folds need 2 to {num_episodes} episodes each side")
+    assignment = np.empty(num_episodes, np.int64)
+    assignment[np.random.default_rng(seed).permutation(num_episodes)] = (
+        np.arange(num_episodes) % folds
+    )
+    return assignment
+
+
+def fold_interval(differences: np.ndarray, test_over_fit: float, z: float = Z_95) -> Interval:
+    """Mean of per-fold paired differences with a t-interval over folds (K - 1 df).
+
+    The folds' scores share fit episodes (each pair of fits shares (K - 2) / (K - 1)
+    of them), which correlates them, and the plain variance of their mean,
+    s^2 / K, is too small (Bengio and Grandvalet 2004). Nadeau and Bengio (2003)'s
+    correction, s^2 (1 / K + n_test / n_fit), widens it for that: by 1.5 for 5 folds.
+    A difference that is the same on every fold (identical features) has a
+    zero-width interval at its value: 0 is then not excluded.
+    """
+    from scipy import stats
+
+    differences = np.asarray(differences, np.float64)
+    folds = len(differences)
+    mean = float(differences.mean())
+    quantile = float(stats.t.ppf(stats.norm.cdf(z), folds - 1))
+    scale = np.sqrt(differences.var(ddof=1) * (1.0 / folds + test_over_fit))
+    return Interval.from_half_width(mean, quantile * float(scale))
+
+
+def decoding_rows(
+    hidden, targets: dict, control_hidden, folds: int = FOLDS, seed: int = 0, z: float = Z_95
+) -> list[dict]:
+    """Per target, K-fold cross-validation by episode, the agent paired with each control.
+
+    Every fold's decoders (agent, random network, clock, chance) are fitted on the
+    other folds and scored on it, so the per-fold difference agent - control is
+    paired on the same test episodes. ``differences``: per control, the mean
+    difference with its interval over folds (``fold_interval``); ``above_controls``
+    when every one of them lies above 0; the scores themselves as means over folds
+    with their ``_range``. ``margin_over_best_control`` is the difference whose
+    interval reaches lowest (the one that decides).
+    """
+    assignment = episode_folds(np.asarray(hidden).shape[1], folds, seed)
+    per_fold = [
+        decode_targets(hidden, targets, control_hidden, fit=assignment != fold)
+        for fold in range(folds)
+    ]
+    test_over_fit = 1.0 / (folds - 1)
     rows = []
-    for index, first in enumerate(per_split[0]):
-        split_rows = [split[index] for split in per_split]
-        row = {"target": first["target"], "metric": first["metric"], "splits": len(seeds)}
-        for key in ("agent", "control", "time_only", "chance"):
+    for index, first in enumerate(per_fold[0]):
+        fold_rows = [fold[index] for fold in per_fold]
+        row = {"target": first["target"], "metric": first["metric"], "folds": folds}
+        scores = {}
+        for key in ("agent", *CONTROLS):
             if key in first:
-                values = np.array([r[key] for r in split_rows], np.float64)
-                row[key] = float(np.mean(values))
-                row[f"{key}_range"] = [float(values.min()), float(values.max())]
-        baselines = np.array(
-            [max(r["control"], r["time_only"], r.get("chance", -np.inf)) for r in split_rows],
-            np.float64,
-        )
-        margins = np.array([r["agent"] for r in split_rows], np.float64) - baselines
-        row["margin_over_best_control"] = float(np.mean(margins))
-        row["margin_range"] = [float(margins.min()), float(margins.max())]
-        row["above_controls"] = bool(np.all(margins > 0))
-        row["agent_per_dim"] = list(np.mean([r["agent_per_dim"] for r in split_rows], axis=0))
+                scores[key] = np.array([r[key] for r in fold_rows], np.float64)
+                row[key] = float(np.mean(scores[key]))
+                row[f"{key}_range"] = [float(scores[key].min()), float(scores[key].max())]
+        differences = {
+            key: fold_interval(scores["agent"] - scores[key], test_over_fit, z)
+            for key in CONTROLS
+            if key in scores
+        }
+        binding = min(differences.values(), key=lambda d: d.low)
+        row["differences"] = differences
+        row["margin_over_best_control"] = binding
+        # Its bounds as a list, the form summaries had before the intervals.
+        row["margin_range"] = [binding.low, binding.high]
+        row["above_controls"] = all(d.above(0.0) for d in differences.values())
+        row["agent_per_dim"] = list(np.mean([r["agent_per_dim"] for r in fold_rows], axis=0))
         rows.append(row)
     return rows
 
@@ -432,8 +495,8 @@ def decoding_verdict(rows: list[dict]) -> Verdict:
     else:
         label = "not_above_controls"
     reason = (
-        f"above the random network and the clock on every split: {', '.join(above) or 'no target'}"
-        f" (of {', '.join(row['target'] for row in rows)})"
+        "agent - control above 0 (95% interval over folds) for the random network, the clock "
+        f"and chance: {', '.join(above) or 'no target'} (of {', '.join(row['target'] for row in rows)})"
     )
     return Verdict(label, reason)
 
@@ -478,8 +541,7 @@ def run(ctx: ProbeContext) -> ProbeResult:
     )
     control_s = time.perf_counter() - start
     start = time.perf_counter()
-    seeds = [ctx.seed * SPLITS + i for i in range(SPLITS)]
-    rows = decoding_rows(batch.extras["hidden"], targets, control, seeds)
+    rows = decoding_rows(batch.extras["hidden"], targets, control, FOLDS, ctx.seed)
     described = {
         "random_network": "the same architecture with its initial (untrained) weights, replayed "
         "on the checkpoint's histories",
@@ -489,10 +551,12 @@ def run(ctx: ProbeContext) -> ProbeResult:
         results={
             "targets": rows,
             "hidden_size": int(batch.extras["hidden"].shape[-1]),
-            "split_seeds": seeds,
-            "note": "R^2 (ridge) or accuracy (logistic) on held-out episodes; means and ranges over "
-            "random fit/test splits of the episodes. 'above_controls': the agent beats the random "
-            "network, the clock and chance on every split.",
+            "folds": FOLDS,
+            "fold_seed": ctx.seed,
+            "note": f"R^2 (ridge) or accuracy (logistic) on held-out episodes: {FOLDS}-fold "
+            "cross-validation by episode, means and ranges over folds. 'above_controls': for the "
+            "random network, the clock and chance alike, the per-fold difference agent - control "
+            "has its 95% interval over folds (t, Nadeau-Bengio corrected) above 0.",
         },
         verdict=decoding_verdict(rows),
         references=described,
@@ -504,6 +568,9 @@ def run(ctx: ProbeContext) -> ProbeResult:
     )
 
 
+_CONTROL_NAMES = {"control": "random net", "time_only": "clock", "chance": "chance"}
+
+
 def format_lines(summary: dict) -> list[str]:
     lines = []
     for row in summary["results"]["targets"]:
@@ -513,96 +580,15 @@ def format_lines(summary: dict) -> list[str]:
             f"random net {text_number(row['control'])}  clock {text_number(row['time_only'])}{chance}"
             f"  -> {'above' if row['above_controls'] else 'not above'} controls"
         )
+        if "differences" in row:  # summaries written before the fold intervals have none
+            lines.append(
+                f"  {'':20s} agent minus: "
+                + ", ".join(
+                    f"{_CONTROL_NAMES[key]} {text_interval(entry)}"
+                    for key, entry in row["differences"].items()
+                )
+            )
     return lines
-
-
-_SERIES = (
-    ("agent", "checkpoint hidden state", CHECKPOINT_COLOR),
-    ("control", "random network (same inputs)", REFERENCE_COLORS[0]),
-    ("time_only", "clock (step index only)", "0.6"),
-    ("chance", "chance (majority class)", "0.85"),
-)
-
-
-def _draw_metric(ax, metric: str, targets: list[dict], splits: int) -> None:
-    present = [s for s in _SERIES if any(s[0] in r for r in targets)]
-    width = 0.8 / len(present)
-    for j, (key, label, color) in enumerate(present):
-        x = np.arange(len(targets)) - 0.4 + (j + 0.5) * width
-        values = np.array([figures.number(r.get(key)) for r in targets])
-        ranges = [r.get(f"{key}_range", [None, None]) for r in targets]
-        errors = np.hstack(
-            [
-                figures.error_bar(v, figures.number(lo), figures.number(hi))
-                for v, (lo, hi) in zip(values, ranges, strict=True)
-            ]
-        )
-        ax.bar(
-            x,
-            values,
-            width=width,
-            color=color,
-            label=label,
-            edgecolor="black" if key == "agent" else "none",
-            lw=0.8,
-        )
-        ax.errorbar(x, values, yerr=errors, fmt="none", color="black", capsize=2, lw=0.8)
-    for i, row in enumerate(targets):
-        ax.annotate(
-            "above controls" if row["above_controls"] else "not above",
-            (i, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(0, -2),
-            textcoords="offset points",
-            ha="center",
-            va="top",
-            fontsize=8,
-        )
-    ax.set_xticks(np.arange(len(targets)))
-    ax.set_xticklabels([r["target"].replace("_", " ") for r in targets])
-    ax.set_ylabel(
-        "held-out R$^2$ (1 = perfect, 0 = the mean)"
-        if metric == "r2"
-        else "held-out accuracy (fraction of steps)"
-    )
-    low = min(
-        0.0,
-        *(
-            np.nanmin([figures.number(r.get(k)) for k in ("agent", "control", "time_only")])
-            for r in targets
-        ),
-    )
-    ax.set_ylim(max(low - 0.05, -1.0), 1.12)
-    ax.axhline(0.0, color="0.4", lw=0.8)
-    ax.grid(axis="y", alpha=0.3)
-    ax.set_title(
-        ("continuous targets (ridge)" if metric == "r2" else "categorical targets (logistic)")
-        + f"; bars: range over {splits} splits",
-        fontsize=9,
-    )
-
-
-def draw(fig, summary: dict, arrays: dict) -> None:
-    rows = summary["results"]["targets"]
-    groups = {
-        "r2": [r for r in rows if r["metric"] == "r2"],
-        "accuracy": [r for r in rows if r["metric"] == "accuracy"],
-    }
-    groups = {k: v for k, v in groups.items() if v}
-    axes = np.atleast_1d(
-        fig.subplots(
-            1, len(groups), gridspec_kw={"width_ratios": [len(v) + 0.6 for v in groups.values()]}
-        )
-    )
-    for ax, (metric, targets) in zip(axes, groups.items(), strict=True):
-        _draw_metric(ax, metric, targets, rows[0]["splits"])
-    handles = {}
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, handle)
-    fig.legend(
-        handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles), fontsize=8
-    )
 
 
 PROBE = Probe(

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import metarl.envs as menvs
 import numpy as np
+import pytest
 
 from metarl.config import AgentConfig
 from metarl.evaluation import beliefs, evaluate_policy
@@ -63,13 +64,18 @@ def _episodes():
 
 
 @functools.cache
+def _control():
+    """A random network of the default architecture replayed on the mixing agent's histories."""
+    return decoding.random_network_hidden(
+        _episodes(), AgentConfig(), jax.random.PRNGKey(1), NUM_ARMS
+    )
+
+
+@functools.cache
 def _decoded():
     episodes = _episodes()
-    control = decoding.random_network_hidden(
-        episodes, AgentConfig(), jax.random.PRNGKey(1), NUM_ARMS
-    )
     rows = decoding.decode_beliefs(
-        episodes.extras["hidden"], episodes, NUM_ARMS, control_hidden=control
+        episodes.extras["hidden"], episodes, NUM_ARMS, control_hidden=_control()
     )
     return {row["target"]: row for row in rows}
 
@@ -218,3 +224,64 @@ def test_maze_goal_and_visited_squares_are_decoded_from_a_state_that_is_them():
     )
     assert rows["visited"]["agent"] > 0.99, rows["visited"]
     assert rows["visited"]["control"] < rows["visited"]["agent"] - 0.2, rows["visited"]
+
+
+# ----------------------------------------------------------------- the verdict's folds
+
+
+def test_folds_deal_every_episode_once_in_near_equal_parts():
+    folds = decoding.episode_folds(203, 5, seed=0)
+    np.testing.assert_array_equal(np.bincount(folds), [41, 41, 41, 40, 40])
+    assert not np.array_equal(folds, decoding.episode_folds(203, 5, seed=1))
+    assert not np.array_equal(folds, np.arange(203) % 5)  # shuffled, not dealt in order
+
+
+def test_the_fold_interval_is_a_corrected_t_interval():
+    # Differences 1..5: mean 3, variance 2.5; Nadeau-Bengio: 2.5 (1/5 + 1/4) = 1.125;
+    # t(4) at 97.5% = 2.7764.
+    interval = decoding.fold_interval(np.arange(1.0, 6.0), 1.0 / 4.0)
+    assert interval.value == 3.0
+    assert interval.half_width == pytest.approx(2.7764451 * np.sqrt(1.125), rel=1e-6)
+    # The same difference on every fold: no spread, and 0 stays inside a zero difference.
+    assert not decoding.fold_interval(np.zeros(5), 0.25).above(0.0)
+
+
+@functools.cache
+def _fold_rows():
+    """(rows against the random network, rows against the agent's own state as the control)."""
+    episodes = _episodes()
+    targets = decoding.belief_targets(episodes, NUM_ARMS)
+    # The statistics the agent's state is a mixing of (not steps since a change-point).
+    encoded = {
+        name: targets[name] for name in ("posterior_mean", "pull_count", "posterior_best_arm")
+    }
+    hidden = episodes.extras["hidden"]
+    same = {name: targets[name] for name in ("posterior_mean", "posterior_best_arm")}
+    return (
+        {row["target"]: row for row in decoding.decoding_rows(hidden, encoded, _control())},
+        {row["target"]: row for row in decoding.decoding_rows(hidden, same, hidden)},
+    )
+
+
+def test_a_target_the_agent_encodes_and_the_random_network_does_not_is_above_controls():
+    rows, _ = _fold_rows()
+    for name in ("posterior_mean", "pull_count", "posterior_best_arm"):
+        row = rows[name]
+        assert row["folds"] == decoding.FOLDS and row["above_controls"], row
+        differences = row["differences"]
+        assert set(differences) <= set(decoding.CONTROLS) and "control" in differences
+        # Every control's paired interval lies above 0; the binding one is reported.
+        assert all(d.low > 0 for d in differences.values()), differences
+        assert row["margin_over_best_control"] == min(differences.values(), key=lambda d: d.low)
+        assert row["agent_range"][0] <= row["agent"] <= row["agent_range"][1]
+    assert decoding.decoding_verdict(list(rows.values())).label == "above_controls"
+
+
+def test_identical_features_are_not_above_the_control():
+    # The "random network" is the agent itself: every fold's difference is exactly 0.
+    _, rows = _fold_rows()
+    for row in rows.values():
+        difference = row["differences"]["control"]
+        assert difference.value == 0.0 and difference.low <= 0.0 <= difference.high, row
+        assert not row["above_controls"]
+    assert decoding.decoding_verdict(list(rows.values())).label == "not_above_controls"
