@@ -18,6 +18,12 @@ Two forms of one computation:
 The two agree to float32 rounding (tests/agents/test_transformer.py), across
 sequence boundaries, episode starts inside a sequence and past the context.
 
+Where the time goes on CPU (scripts/bench_train.py): acting reads the whole cache at
+every step, so the cache is kept in blocks and only the blocks that can hold a slot
+of a running episode are read (``metarl.agents.attention``); training runs the blocks
+with a hand-written backward pass (``metarl.agents.transformer_blocks``), which
+also reads only those memory blocks.
+
 Memory is bounded: each layer attends to a sliding window of the last ``context``
 steps, and windows stack across layers, so with L layers an input can influence
 outputs up to L * (context - 1) steps later and never after. Positions keep
@@ -34,15 +40,18 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from metarl.agents import attention, transformer_blocks
 from metarl.agents.cores import ParallelCore
 
 
 @struct.dataclass
 class TransformerCarry:
-    keys: jax.Array
-    """[B, layers, heads, context, head_size] cached attention keys (a ring buffer)."""
-    values: jax.Array
-    """[B, layers, heads, context, head_size] cached attention values."""
+    keys: tuple[jax.Array, ...]
+    """Cached attention keys, a ring buffer of ``context`` slots, in blocks of slots
+    (``metarl.agents.attention.CacheBlocks``): per block [B, layers, heads, block_length,
+    head_size] (one block, [B, layers, heads, context, head_size], up to 32 slots)."""
+    values: tuple[jax.Array, ...]
+    """Cached attention values, laid out as ``keys``."""
     position: jax.Array
     """[B] int32: steps taken in the current episode (the next step's position).
 
@@ -100,68 +109,23 @@ def sequence_mask(start_position: jax.Array, last_start: jax.Array, context: int
     return jnp.concatenate([memory, window[None] & same_episode], axis=-1)
 
 
-def attend(
-    query: jax.Array, parts: list[tuple[jax.Array, jax.Array]], mask: jax.Array
-) -> jax.Array:
-    """Masked softmax attention over keys given in parts, heads-major.
-
-    query [B, heads, T, head]; parts: (keys, values) pairs, each [B, heads, S_i, head],
-    attended as if concatenated along S; mask [B, T, sum S_i] -> [B, heads, T, head].
-
-    Hand-written rather than ``jax.nn.dot_product_attention``: that one takes
-    [B, S, heads, head] keys, and XLA:CPU then transposes the whole KV cache at every
-    acting step (most of the step's time); heads-major keys are multiplied where they
-    lie. Parts spare the training forward a copy of the memory into one key array.
-    """
-    scale = 1.0 / math.sqrt(query.shape[-1])
-    scores = jnp.concatenate(
-        [jnp.einsum("bhtd,bhsd->bhts", query, keys) * scale for keys, _ in parts], axis=-1
-    )
-    scores = jnp.where(mask[:, None], scores, jnp.finfo(scores.dtype).min)
-    weights = jax.nn.softmax(scores, axis=-1)
-    attended, start = 0.0, 0
-    for _, values in parts:
-        size = values.shape[2]
-        attended += jnp.einsum("bhts,bhsd->bhtd", weights[..., start : start + size], values)
-        start += size
-    return attended
-
-
 class _AttentionBlock(nn.Module):
-    """Pre-LayerNorm causal self-attention + MLP block, split where the attention goes.
+    """The parameters of a pre-LayerNorm causal self-attention + MLP block.
 
-    ``project`` gives the queries, keys and values of its inputs; the caller
-    assembles what they attend over (the acting cache, or memory + sequence) and
-    ``finish`` adds the attention output and the MLP to the residual stream.
+    Only ``init`` runs it; both forms apply the parameters with the functions of
+    ``metarl.agents.transformer_blocks``.
     """
 
     model_size: int
-    num_heads: int
 
-    def setup(self):
-        self.attention_norm = nn.LayerNorm()
-        self.qkv = nn.Dense(3 * self.model_size)
-        self.attention_out = nn.Dense(self.model_size)
-        self.mlp_norm = nn.LayerNorm()
-        self.mlp_in = nn.Dense(2 * self.model_size)
-        self.mlp_out = nn.Dense(self.model_size)
-
-    def project(self, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """x [..., D] -> query, key, value, each [..., heads, head]."""
-        qkv = self.qkv(self.attention_norm(x))
-        qkv = qkv.reshape(*x.shape[:-1], 3, self.num_heads, self.model_size // self.num_heads)
-        return qkv[..., 0, :, :], qkv[..., 1, :, :], qkv[..., 2, :, :]
-
-    def finish(self, x: jax.Array, attended: jax.Array) -> jax.Array:
-        """x [..., D], attended [..., heads, head] -> the block's output [..., D]."""
-        x = x + self.attention_out(attended.reshape(x.shape))
-        return x + self.mlp_out(nn.gelu(self.mlp_in(self.mlp_norm(x))))
-
+    @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         # The block on an episode's first step, where a step attends only to itself
-        # (softmax over one key: the attention output is its value). Used by init.
-        _, _, value = self.project(x)
-        return self.finish(x, value)
+        # (softmax over one key: the attention output is its value).
+        value = nn.Dense(3 * self.model_size, name="qkv")(nn.LayerNorm(name="attention_norm")(x))
+        x = x + nn.Dense(self.model_size, name="attention_out")(value[..., -self.model_size :])
+        hidden = nn.Dense(2 * self.model_size, name="mlp_in")(nn.LayerNorm(name="mlp_norm")(x))
+        return x + nn.Dense(self.model_size, name="mlp_out")(nn.gelu(hidden))
 
 
 class TransformerCore(ParallelCore):
@@ -171,7 +135,14 @@ class TransformerCore(ParallelCore):
     for the acting and training forms.
     """
 
-    def __init__(self, hidden_size: int, num_heads: int, num_layers: int, context: int):
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        num_layers: int,
+        context: int,
+        cache_block: int = attention.BLOCK,
+    ):
         if hidden_size % num_heads:
             raise ValueError(
                 f"hidden_size {hidden_size} must be divisible by num_heads {num_heads}"
@@ -180,8 +151,10 @@ class TransformerCore(ParallelCore):
         self.num_heads = num_heads
         self.num_layers = num_layers
         self.context = context
+        # Only the speed depends on the block length (tests use short ones).
+        self.cache = attention.CacheBlocks(context, cache_block)
         self.embed = nn.Dense(hidden_size)
-        self.block = _AttentionBlock(hidden_size, num_heads)
+        self.block = _AttentionBlock(hidden_size)
         self.output_norm = nn.LayerNorm()
 
     def init(self, key, input_size):
@@ -196,18 +169,12 @@ class TransformerCore(ParallelCore):
         return params
 
     def initialize_carry(self, batch):
-        shape = (
-            batch,
-            self.num_layers,
-            self.num_heads,
-            self.context,
-            self.hidden_size // self.num_heads,
+        head = self.hidden_size // self.num_heads
+        blocks = tuple(
+            jnp.zeros((batch, self.num_layers, self.num_heads, length, head), jnp.float32)
+            for _, length in self.cache.spans
         )
-        return TransformerCarry(
-            keys=jnp.zeros(shape, jnp.float32),
-            values=jnp.zeros(shape, jnp.float32),
-            position=jnp.zeros((batch,), jnp.int32),
-        )
+        return TransformerCarry(keys=blocks, values=blocks, position=jnp.zeros((batch,), jnp.int32))
 
     def reset(self, carry, episode_start):
         # Position 0 masks every slot but the one the next step writes, so the cache
@@ -218,69 +185,79 @@ class TransformerCore(ParallelCore):
         x = self.embed.apply({"params": params["input"]}, inputs)
         return x + sinusoidal_position(position, self.hidden_size)
 
-    def _block(self, params, layer, method, *args):
-        return self.block.apply({"params": params[f"block_{layer}"]}, *args, method=method)
-
     def step(self, params, carry, inputs):
-        rows = jnp.arange(inputs.shape[0])
+        batch = inputs.shape[0]
+        rows = jnp.arange(batch)
         slot = carry.position % self.context
-        valid = (jnp.arange(self.context)[None, :] <= carry.position[:, None])[:, None, :]
+        valid = jnp.arange(self.context)[None, :] <= carry.position[:, None]
+        masks = self.cache.split(valid[:, None, :])
+        # Blocks past the longest episode's position hold no visible slot: not read.
+        count = self.cache.holding(jnp.max(carry.position) + 1)
+        heads = (batch, self.num_heads, self.hidden_size // self.num_heads)
         x = self._embed(params, inputs, carry.position)
         keys, values = carry.keys, carry.values
         for layer in range(self.num_layers):
-            query, key, value = self._block(params, layer, _AttentionBlock.project, x)
-            # One [heads, head] row per env, written before the cache is read: then the
-            # scatter runs in place in the rollout loop (read first, XLA copies the cache).
-            keys = keys.at[rows, layer, :, slot].set(key, unique_indices=True)
-            values = values.at[rows, layer, :, slot].set(value, unique_indices=True)
-            attended = attend(query[:, :, None], [(keys[:, layer], values[:, layer])], valid)
-            x = self._block(params, layer, _AttentionBlock.finish, x, attended[:, :, 0])
-        hidden = self.output_norm.apply({"params": params["output_norm"]}, x)
+            block = params[f"block_{layer}"]
+            (query, key, value), _ = transformer_blocks.project(block, x)
+            # Written before the cache is read (see attention.cache_attention).
+            keys = self.cache.write(keys, rows, layer, slot, key.reshape(heads))
+            values = self.cache.write(values, rows, layer, slot, value.reshape(heads))
+            attended = attention.cache_attention(
+                query.reshape(heads)[:, :, None],
+                tuple(k[:, layer] for k in keys),
+                tuple(v[:, layer] for v in values),
+                masks,
+                count,
+            )
+            x, _ = transformer_blocks.finish(block, x, attended.reshape(x.shape))
+        hidden, _ = transformer_blocks.layer_norm(params["output_norm"], x)
         return TransformerCarry(keys, values, carry.position + 1), hidden
 
     def unroll(self, params, carry, inputs, episode_start):
         """All T steps at once (see the module docstring); -> (carry after them, outputs [T, B, H])."""
         position, last_start = sequence_positions(carry.position, episode_start)
         mask = sequence_mask(carry.position, last_start, self.context)
+        memory_masks = self.cache.split(mask[..., : self.context])
+        keys, values = jax.lax.stop_gradient((carry.keys, carry.values))
+        memory = tuple(
+            (tuple(k[:, layer] for k in keys), tuple(v[:, layer] for v in values), memory_masks)
+            for layer in range(self.num_layers)
+        )
+        # Memory slots at or past the start position are of no episode of this sequence.
+        count = self.cache.holding(jnp.max(carry.position))
         x = jnp.swapaxes(self._embed(params, inputs, position), 0, 1)  # [B, T, H]
-        written_keys, written_values = [], []
-        for layer in range(self.num_layers):
-            # [B, T, heads, head] -> heads-major [B, heads, T, head], as the cache lies.
-            query, key, value = (
-                jnp.swapaxes(a, 1, 2)
-                for a in self._block(params, layer, _AttentionBlock.project, x)
-            )
-            memory = (
-                jax.lax.stop_gradient(carry.keys[:, layer]),
-                jax.lax.stop_gradient(carry.values[:, layer]),
-            )
-            attended = attend(query, [memory, (key, value)], mask)
-            x = self._block(params, layer, _AttentionBlock.finish, x, jnp.swapaxes(attended, 1, 2))
-            written_keys.append(key)
-            written_values.append(value)
-        hidden = self.output_norm.apply({"params": params["output_norm"]}, x)
+        stack = {
+            "blocks": [params[f"block_{layer}"] for layer in range(self.num_layers)],
+            "output_norm": params["output_norm"],
+        }
+        hidden, written_keys, written_values = transformer_blocks.sequence_stack(
+            self.num_heads, stack, x, mask[..., self.context :], memory, count
+        )
+        slot = self._written_slots(position)
         final = TransformerCarry(
-            keys=self._write_cache(carry.keys, jnp.stack(written_keys, axis=1), position),
-            values=self._write_cache(carry.values, jnp.stack(written_values, axis=1), position),
+            keys=self._write(carry.keys, jnp.stack(written_keys, axis=1), slot),
+            values=self._write(carry.values, jnp.stack(written_values, axis=1), slot),
             position=position[-1] + 1,
         )
         return final, jnp.swapaxes(hidden, 0, 1)
 
-    def _write_cache(self, cache, written, position):
-        """The cache after acting the sequence: cache [B, L, heads, C, head], written
-        [B, L, heads, T, head].
-
-        Step t lands in slot ``position[t] % context``; a step whose slot a later step
-        of the sequence writes again is dropped, so the scatter has no duplicate
-        indices and its result is the acting cache's, stale slots included.
-        """
+    def _written_slots(self, position):
+        """[B, T] slot each step of a sequence lands in, ``context`` (dropped) for a step
+        whose slot a later step of the sequence writes again: so the scatter has no
+        duplicate indices and its result is the acting cache's, stale slots included."""
         slot = (position % self.context).T  # [B, T]
         later = jnp.arange(slot.shape[1])[None, :, None] < jnp.arange(slot.shape[1])[None, None]
         overwritten = jnp.any((slot[:, :, None] == slot[:, None, :]) & later, axis=-1)
-        slot = jnp.where(overwritten, self.context, slot)  # out of bounds: dropped
-        rows = jnp.arange(cache.shape[0])[:, None]
-        # [B, C, L, heads, head]: index rows and slots together.
-        moved = (
-            jnp.moveaxis(cache, 3, 1).at[rows, slot].set(jnp.moveaxis(written, 3, 1), mode="drop")
-        )
-        return jnp.moveaxis(moved, 1, 3)
+        return jnp.where(overwritten, self.context, slot)
+
+    def _write(self, blocks, written, slot):
+        """The cache blocks after the sequence: written [B, layers, heads, T, head]."""
+        rows = jnp.arange(slot.shape[0])[:, None]
+        # [B, T, layers, heads, head]: index rows and steps together.
+        moved = jnp.moveaxis(written, 3, 1)
+        result = []
+        for block, (start, length) in zip(blocks, self.cache.spans, strict=True):
+            index = jnp.where((slot >= start) & (slot < start + length), slot - start, length)
+            block = jnp.moveaxis(block, 3, 1).at[rows, index].set(moved, mode="drop")
+            result.append(jnp.moveaxis(block, 1, 3))
+        return tuple(result)

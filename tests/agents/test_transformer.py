@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from metarl.envs.bandit import BanditTask
 
-from metarl.agents import ActorCritic, ParallelCore
+from metarl.agents import ActorCritic, ParallelCore, TransformerCore
 from metarl.agents.cores import Core
 from metarl.config import AgentConfig, AlgoConfig, EnvConfig, ExperimentConfig, RunConfig
 
@@ -22,7 +22,10 @@ FORWARD_RTOL = 1e-5
 GRADIENT_RTOL = 1e-5
 
 
-def make_agent(context=4, layers=1, hidden=8, heads=2, embed=0):
+def make_agent(context=4, layers=1, hidden=8, heads=2, embed=0, block=None):
+    """block: the cache's block length (default: the core's, one block at these contexts);
+    short ones split the cache into several blocks, the last one shorter, so that acting
+    and training read only the blocks that can hold a visible slot."""
     config = AgentConfig(
         core="transformer",
         hidden_size=hidden,
@@ -32,6 +35,8 @@ def make_agent(context=4, layers=1, hidden=8, heads=2, embed=0):
         transformer_context=context,
     )
     agent = ActorCritic(config, obs_size=D, num_actions=A)
+    if block is not None:
+        agent.core = TransformerCore(hidden, heads, layers, context, cache_block=block)
     return agent, agent.init_params(jax.random.PRNGKey(0))
 
 
@@ -40,7 +45,12 @@ def observations(length, key):
 
 
 def assert_close(actual, expected, rtol):
-    """Max abs difference within ``rtol`` of the expected array's largest magnitude."""
+    """Max abs difference within ``rtol`` of the expected array's largest magnitude
+    (pytrees: leaf by leaf)."""
+    if not isinstance(expected, jax.Array | np.ndarray):
+        for a, b in zip(jax.tree.leaves(actual), jax.tree.leaves(expected), strict=True):
+            assert_close(a, b, rtol)
+        return
     actual, expected = np.asarray(actual), np.asarray(expected)
     scale = np.abs(expected).max()
     assert scale > 0
@@ -48,6 +58,11 @@ def assert_close(actual, expected, rtol):
         np.abs(actual - expected).max(),
         scale,
     )
+
+
+def whole_cache(blocks):
+    """The carry's cache blocks -> one [B, layers, heads, context, head] array."""
+    return jnp.concatenate(blocks, axis=3)
 
 
 def stepped(agent, params, carry, obs, starts):
@@ -75,19 +90,21 @@ def sequence_starts(length, pattern):
 
 
 @pytest.mark.parametrize(
-    "context, layers, length",
+    "context, layers, length, block",
     [
-        (16, 1, 6),  # the whole history fits the context
-        (4, 1, 7),  # a sliding window: the context is shorter than the history
-        (4, 2, 9),  # windows stacked over two layers
-        (3, 1, 2),  # a sequence shorter than the context
+        (16, 1, 6, None),  # the whole history fits the context
+        (16, 1, 6, 5),  # ... in blocks of 5, 5, 5, 1: the later ones unread at first
+        (4, 1, 7, None),  # a sliding window: the context is shorter than the history
+        (4, 1, 7, 3),  # ... wrapping around blocks of 3 and 1
+        (4, 2, 9, 2),  # windows stacked over two layers, two blocks
+        (3, 1, 2, None),  # a sequence shorter than the context
     ],
 )
-def test_parallel_unroll_equals_acting_steps_across_sequences(context, layers, length):
+def test_parallel_unroll_equals_acting_steps_across_sequences(context, layers, length, block):
     # Three sequences back to back, each unrolled in parallel from the carry that
     # acting left (what an update sees: the memory at the rollout start). Logits,
     # values, hidden states and the carry after each sequence must match acting.
-    agent, params = make_agent(context=context, layers=layers)
+    agent, params = make_agent(context=context, layers=layers, block=block)
     assert agent.unrolls_in_parallel and isinstance(agent.core, ParallelCore)
     carry = agent.initialize_carry(B)
     for index, pattern in enumerate(["first", "inside", "inside"]):
@@ -98,8 +115,8 @@ def test_parallel_unroll_equals_acting_steps_across_sequences(context, layers, l
         assert_close(out.value, acted.value, FORWARD_RTOL)
         assert_close(out.hidden, acted.hidden, FORWARD_RTOL)
         np.testing.assert_array_equal(final.position, acted_carry.position)
-        assert_close(final.keys, acted_carry.keys, FORWARD_RTOL)
-        assert_close(final.values, acted_carry.values, FORWARD_RTOL)
+        assert_close(whole_cache(final.keys), whole_cache(acted_carry.keys), FORWARD_RTOL)
+        assert_close(whole_cache(final.values), whole_cache(acted_carry.values), FORWARD_RTOL)
         carry = acted_carry
     assert int(carry.position[3]) == 3 * length  # env 3 never restarts: positions run on
 
@@ -107,13 +124,16 @@ def test_parallel_unroll_equals_acting_steps_across_sequences(context, layers, l
 def test_memory_at_the_sequence_start_is_used_and_masked_at_episode_starts():
     # Not vacuous: the carried memory changes the outputs of envs still in their
     # episode, and nothing before an episode start reaches the steps after it.
-    agent, params = make_agent(context=8)
+    agent, params = make_agent(context=8, block=3)
     first_starts = jnp.zeros((5, B), bool).at[0].set(True)
     carry, _ = stepped(agent, params, agent.initialize_carry(B), observations(5, 0), first_starts)
     obs = observations(4, 1)
     starts = jnp.zeros((4, B), bool).at[0, 0].set(True).at[2, 1].set(True)
     _, with_memory = parallel(agent, params, carry, obs, starts)
-    scrambled = carry.replace(keys=carry.keys + 1.0, values=-carry.values)
+    scrambled = carry.replace(
+        keys=jax.tree.map(lambda k: k + 1.0, carry.keys),
+        values=jax.tree.map(jnp.negative, carry.values),
+    )
     _, with_other_memory = parallel(agent, params, scrambled, obs, starts)
     moved = np.abs(np.asarray(with_memory.hidden - with_other_memory.hidden)).max(axis=-1)
     np.testing.assert_array_equal(moved[:, 0], 0.0)  # env 0 starts anew: memory unseen
@@ -124,7 +144,7 @@ def test_memory_at_the_sequence_start_is_used_and_masked_at_episode_starts():
 def test_parallel_gradient_equals_gradient_through_acting_steps():
     # The A2C loss used to differentiate the scanned acting steps; the parallel form
     # must give the same parameter gradient (the memory is a constant of both).
-    agent, params = make_agent(context=4, layers=2, embed=6)
+    agent, params = make_agent(context=4, layers=2, embed=6, block=3)
     carry, _ = stepped(
         agent, params, agent.initialize_carry(B), observations(6, 0), sequence_starts(6, "first")
     )
@@ -155,7 +175,7 @@ def test_thinking_steps_act_as_extra_steps_of_the_sequence():
     from metarl.probes.thinking import with_thinking
 
     thinks = 2
-    agent, params = make_agent(context=4)
+    agent, params = make_agent(context=4, block=3)
     obs = observations(5, 1)
     starts = jnp.zeros((5, B), bool).at[0].set(True).at[3, 1].set(True)
     policy = with_thinking(agent_policy(agent, params), thinks)
@@ -177,6 +197,43 @@ def test_thinking_steps_act_as_extra_steps_of_the_sequence():
     np.testing.assert_array_equal(carry.position, [15, 6, 15, 15])
     _, plain = parallel(agent, params, agent.initialize_carry(B), obs, starts)
     assert np.abs(np.asarray(plain.logits[1:] - out.logits[thinks + 3 :: thinks + 1])).max() > 1e-4
+
+
+def test_vmap_over_seeds_leaves_each_seed_its_own_result():
+    # The trainer vmaps over seeds; the cache's block switch then reads the seeds'
+    # largest block count (metarl.agents.attention), which must give every seed the
+    # outputs and gradient it gets alone: one seed early in its episodes, one late.
+    agent, params = make_agent(context=16, block=3)
+    carries = []
+    for seed, length in enumerate([2, 11]):
+        starts = jnp.zeros((length, B), bool).at[0].set(True)
+        obs = observations(length, seed)
+        carries.append(stepped(agent, params, agent.initialize_carry(B), obs, starts)[0])
+    obs = jnp.stack([observations(5, 7), observations(5, 8)])
+    starts = jnp.zeros((2, 5, B), bool).at[1, 2, 0].set(True)
+
+    def outputs(carry, obs, starts):
+        def one_step(carry, xs):
+            carry, out = agent.step(params, carry, *xs)
+            return carry, out.logits
+
+        _, acted = jax.lax.scan(one_step, carry, (obs, starts))
+        _, unrolled = agent.unroll(params, carry, obs, starts)
+
+        def objective(params):
+            out = agent.unroll(params, carry, obs, starts)[1]
+            return jnp.sum(out.logits**2) + jnp.sum(out.value**2)
+
+        gradient = jax.grad(objective)(params)
+        return acted, unrolled.logits, gradient
+
+    together = jax.jit(jax.vmap(outputs))(
+        jax.tree.map(lambda *leaves: jnp.stack(leaves), *carries), obs, starts
+    )
+    for seed in range(2):
+        alone = jax.jit(outputs)(carries[seed], obs[seed], starts[seed])
+        assert_close(jax.tree.map(lambda leaf, s=seed: leaf[s], together), alone, FORWARD_RTOL)
+    assert int(carries[0].position.max()) < 3 < int(carries[1].position.min())
 
 
 def test_parameter_tree_is_the_checkpointed_one():
