@@ -8,7 +8,11 @@ Cases (one seed each):
 * ``transformer``: the default experiment with ``agent.core=transformer`` (hidden 64,
   context 128, 1 layer, 2 heads: the config's defaults), timed alternately with the
   GRU default in the same run; the ratio (transformer env steps/s over the GRU's,
-  median of per-repeat ratios) has a goal of at least 1/3.
+  median of per-repeat ratios) has a goal of at least 1/3. Its speed depends on
+  where the episodes are: acting reads only the cache blocks (32 slots each) that can
+  hold a slot of a running episode (metarl/agents/attention.py), and here every env's
+  100-step episodes run in lockstep inside the 128-step context, so a step reads
+  about half the cache on average (all of it once episodes outgrow the context).
 * ``ppo``: recurrent PPO, GRU 128 after a 128-unit ReLU embedding, 128-step rollouts,
   4 epochs x 4 minibatches, on a 2-armed 100-pull Bernoulli bandit, at 64 and 512 envs,
   against a **reference measured in the same run**: ``reference_ppo_gru`` below, a
