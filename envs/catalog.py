@@ -128,3 +128,14 @@ register(
     family="rule_grid",
     view="full",
 )
+
+from metarl.envs.dark_room import DarkRoomConfig, build_dark_room  # noqa: E402
+
+register(
+    "dark-room-v0",
+    DarkRoomConfig,
+    build_dark_room,
+    "Dark Room (Laskin et al. 2022): 9x9 open room, hidden goal, reward 1 per step on it, agent "
+    "sees only its own cell; 10 trials (the paper's 20-step episodes) from the centre per goal.",
+    family="dark_room",
+)

@@ -229,6 +229,12 @@ def _rule_grid_suite(name: str, base) -> tuple[dict, str, int | None]:
     return _doubled_rewards(base)
 
 
+def _dark_room_suite(name: str, base) -> tuple[dict, str, int | None]:
+    if base.num_tasks is None:
+        return {}, "uniform goals over every cell (an infinite prior leaves no goal unseen)", None
+    return {"split": "held_out"}, "the held-out goals (disjoint from the training goals)", None
+
+
 # ------------------------------------------------------------------ references
 def _bandit_references(context: ReferenceContext) -> dict[str, Policy]:
     """``bandit_references`` for the suite's bandit; rewards rescaled to the agents' own unit.
@@ -277,6 +283,12 @@ def _rule_grid_references(context: ReferenceContext) -> dict[str, Policy]:
     from metarl.evaluation.baselines.rule_grid import rule_grid_references
 
     return rule_grid_references(context.env_params, context.train_env_params)
+
+
+def _dark_room_references(context: ReferenceContext) -> dict[str, Policy]:
+    from metarl.evaluation.baselines.dark_room import dark_room_references
+
+    return dark_room_references(context.env_params)
 
 
 def _no_references(context: ReferenceContext) -> dict[str, Policy]:
@@ -380,6 +392,7 @@ FAMILIES: dict[str, FamilySpec] = {
             _rule_grid_thinking,
             ceiling_reference="oracle_planner",
         ),
+        FamilySpec("dark_room", ("train", "held_out"), _dark_room_suite, _dark_room_references),
         FamilySpec(OTHER, ("train",), None, _no_references),
     )
 }

@@ -16,12 +16,13 @@ def test_every_registered_name_has_its_family():
         "two-step": "two_step",
         "maze": "maze",
         "rule-grid": "rule_grid",
+        "dark-room": "dark_room",
     }
     for name in envs.registered_names():
         prefix = next(p for p in expected if name.startswith(p))
         assert envs.spec(name).family == expected[prefix]
         assert envs.family_of(name) == expected[prefix]
-    assert envs.families() == ["bandit", "maze", "rule_grid", "two_step"]
+    assert envs.families() == ["bandit", "dark_room", "maze", "rule_grid", "two_step"]
 
 
 def test_gymnax_names_have_no_family_and_unknown_names_raise():

@@ -228,6 +228,8 @@ FIELDS_BEFORE = {
     "trial_length num_trials reward_values reward_range effects require_positive reward_scale "
     "num_layouts layout_seed num_tasks task_seed held_out_size split drift volatility hazard "
     "walk_space reversal_steps reversal_period reversal_hazard",
+    "dark_room": "room_size trial_length num_trials goal_reward num_tasks task_seed held_out_size "
+    "split",
 }
 # Fields added since, beside the shared pool_capacity (new names only: none above renamed).
 FIELDS_ADDED = {"bandit": {"block_hazards", "block_length"}}
