@@ -224,18 +224,25 @@ def plot(report: dict[str, Any], out_dir: Path) -> list[Path]:
               "checkpoint, training goals", lw=1.2, ls="--")  # fmt: skip
         exact = summary["exact"]
         ax.plot(x, exact[EXPLORER], color="#ff7f0e", lw=1.8, marker="o", ms=3,
-                label="sweep explorer (expected)")  # fmt: skip
-        ax.plot(x, exact[RANDOM], color="0.45", lw=1.5, label="random (expected)")
-        ax.plot(x, curves["oracle"], color="black", lw=1.0, ls=":", label="told the goal")
+                label="sweep explorer, held-out goals (expected)")  # fmt: skip
+        ax.plot(x, exact[RANDOM], color="0.45", lw=1.5, label="random, held-out goals (expected)")
+        ax.plot(
+            x,
+            curves["oracle"],
+            color="black",
+            lw=1.0,
+            ls=":",
+            label="told the goal, held-out goals",
+        )
         ax.set_xticks(x)
         ax.set_xlabel(f"trial of the same goal ({summary['trial_length']} steps each)")
         ax.set_ylabel("return per trial")
         ax.set_ylim(bottom=0.0)
         ax.grid(alpha=0.3)
         ax.set_title(
-            f"{setting['label']}: {summary['episodes']} episodes, {summary['num_seeds']} seeds "
-            f"(band: 95% over seeds; thin: each seed)",
-            fontsize=9,
+            f"{setting['label']}\n{summary['episodes']} episodes of held-out goals, "
+            f"{summary['num_seeds']} seeds (band: 95% over seeds; thin lines: each seed)",
+            fontsize=8,
         )
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
         rows = [r for r in report["table"] if r["setting"] == setting["name"]]
@@ -243,7 +250,11 @@ def plot(report: dict[str, Any], out_dir: Path) -> list[Path]:
             f"{c['claim']}: {c['status']}" for r in rows for c in r["claims"] if c["claim"]
         )
         entries = [(r["agent"], r["measured"], None) for r in rows]
-        _draw_points(axes[row, 1], entries, f"last {summary['last_trials']} trials - first trial")
+        _draw_points(
+            axes[row, 1],
+            entries,
+            f"return per trial: mean of the last {summary['last_trials']} - first",
+        )
         axes[row, 1].axhline(0.0, color="black", lw=0.8)
         axes[row, 1].set_title(textwrap.fill(status or "rise", 45), fontsize=8)
     source = textwrap.fill(report["source"], 120)
