@@ -137,24 +137,9 @@ def measure(
         RANDOM: np.full(num_trials, random_trial_returns(params, goals).mean()),
     }
 
-    checkpoint_rise, unit = seed_level_interval(rise(checkpoint))
-    table: dict[str, Any] = {CHECKPOINT: checkpoint_rise}
-    differences = {}
-    last = checkpoint[:, -LAST_TRIALS:, :].mean(axis=1)  # [S, E]
-    for name, values in references.items():
-        table[name] = episode_interval(rise(values))
-        differences[name] = seed_level_interval(
-            last - values[-LAST_TRIALS:, :].mean(axis=0)[None, :]
-        )[0]
-    curves = {
-        CHECKPOINT: _seed_curve(checkpoint),
-        "checkpoint_train_goals": _seed_curve(on_train),
-        **{
-            name: [episode_interval(values[k]) for k in range(num_trials)]
-            for name, values in references.items()
-        },
-        "oracle": oracle,
-    }
+    checkpoint_rise, unit, table, differences, curves = _summaries(
+        checkpoint, on_train, references, oracle, num_trials
+    )
     return {
         "num_trials": num_trials,
         "trial_length": params.trial_length,
@@ -186,6 +171,29 @@ def measure(
     }
 
 
+def _summaries(checkpoint, on_train, references, oracle, num_trials):
+    """Rises, last-trials differences and per-trial curves of the played returns."""
+    checkpoint_rise, unit = seed_level_interval(rise(checkpoint))
+    table: dict[str, Any] = {CHECKPOINT: checkpoint_rise}
+    differences = {}
+    last = checkpoint[:, -LAST_TRIALS:, :].mean(axis=1)  # [S, E]
+    for name, values in references.items():
+        table[name] = episode_interval(rise(values))
+        differences[name] = seed_level_interval(
+            last - values[-LAST_TRIALS:, :].mean(axis=0)[None, :]
+        )[0]
+    curves = {
+        CHECKPOINT: _seed_curve(checkpoint),
+        "checkpoint_train_goals": _seed_curve(on_train),
+        **{
+            name: [episode_interval(values[k]) for k in range(num_trials)]
+            for name, values in references.items()
+        },
+        "oracle": oracle,
+    }
+    return checkpoint_rise, unit, table, differences, curves
+
+
 # ------------------------------------------------------------------ figure
 def _band(ax, x, intervals, color, label, **style):
     values = [Interval.from_json(i) for i in intervals]
@@ -202,7 +210,7 @@ def plot(report: dict[str, Any], out_dir: Path) -> list[Path]:
     import textwrap
 
     from metarl.plotting import CHECKPOINT_COLOR, agg_pyplot, save_figure
-    from metarl.reproduce.report import FIGURE, _draw_points
+    from metarl.reproduce.report import FIGURE, draw_points
 
     plt = agg_pyplot()
     settings = report["settings"]
@@ -250,7 +258,7 @@ def plot(report: dict[str, Any], out_dir: Path) -> list[Path]:
             f"{c['claim']}: {c['status']}" for r in rows for c in r["claims"] if c["claim"]
         )
         entries = [(r["agent"], r["measured"], None) for r in rows]
-        _draw_points(
+        draw_points(
             axes[row, 1],
             entries,
             f"return per trial: mean of the last {summary['last_trials']} - first",

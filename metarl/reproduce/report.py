@@ -185,9 +185,7 @@ def _finite(*values) -> list[float]:
     return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
 
 
-def _draw_points(
-    ax, entries: list[tuple[str, Any, Any]], ylabel: str, all_checkpoint=False
-) -> None:
+def draw_points(ax, entries: list[tuple[str, Any, Any]], ylabel: str, all_checkpoint=False) -> None:
     """One x position per (name, measured Interval JSON or None, published number or None):
     the measured value with its 95% interval, the published value as a diamond beside it.
     The checkpoint's points (all of them with ``all_checkpoint``) in the checkpoint colour."""
@@ -251,7 +249,7 @@ def plot_table(report: dict[str, Any], out_dir: Path) -> list[Path]:
     for column, setting in enumerate(settings):
         rows = [r for r in report["table"] if r["setting"] == setting["name"]]
         entries = [(r["agent"], r["measured"], r["published"]) for r in rows]
-        _draw_points(axes[0, column], entries, report["value_label"])
+        draw_points(axes[0, column], entries, report["value_label"])
         axes[0, column].set_title(setting["label"], fontsize=10)
         # Published findings without a number (a figure's direction) go in words.
         words = [
@@ -272,7 +270,7 @@ def plot_table(report: dict[str, Any], out_dir: Path) -> list[Path]:
         if has_differences:
             ax = axes[1, column]
             entries = _difference_entries(report, setting["name"], rows)
-            _draw_points(ax, entries, "checkpoint - agent (paired)", all_checkpoint=True)
+            draw_points(ax, entries, "checkpoint - agent (paired)", all_checkpoint=True)
             ax.axhline(0.0, color="black", lw=0.8)
     handles = [
         plt.Line2D([], [], marker="o", color=CHECKPOINT_COLOR, linestyle=""),
