@@ -28,6 +28,8 @@ RECORDED_INFO = (
     "change_point",
     "reversal",
     "drift_event",
+    # volatility blocks: which block type (index into block_hazards) each pull is in
+    "block",
     # two-step task: what the stay-probability analysis conditions on
     "stage",
     "first_stage_action",

@@ -19,11 +19,10 @@ type, fitted on the probe's (rate x inverse temperature) grid and refined by
 resamples for every agent and both block types (``volatility.bootstrap_weights``), so
 differences between block types and between agents are paired.
 
-Which block a pull is in: the env's ``info["block"]`` is ground truth that the episode
-record (``evaluation.rollout.RECORDED_INFO``) does not keep, so a label recorder reads
-the block from the env state the evaluation loop hands to documented privileged
-policies (``PolicyInputs.privileged_state``) on the same key; block types and
-reversals never depend on the actions, so its labels are every agent's.
+Which block a pull is in: the env's ``info["block"]``, kept in the episode record
+(``evaluation.rollout.RECORDED_INFO``); block types and reversals never depend on the
+actions and every agent plays from the same key, so the checkpoint's labels are every
+agent's.
 
 Returned (JSON-ready): ``difference`` (the checkpoint's fitted rate, volatile -
 stable, over training seeds), ``excess_over_fixed`` (the checkpoint's difference
@@ -71,18 +70,6 @@ def check_options(options: dict[str, Any]) -> None:
             raise ConfigError(
                 f"measure: field 'measure.{name}' = {value} is out of range; allowed: at least {low}"
             )
-
-
-def label_recorder(num_actions: int):
-    """A random player whose extras are the block of each pull (privileged: it reads the env
-    state's ``block``, nothing else; its own actions do not matter to the labels)."""
-    from metarl.evaluation.policy import FunctionalPolicy
-
-    def act(carry, inputs, key):
-        action = jax.random.randint(key, inputs.prev_action.shape, 0, num_actions)
-        return carry, action, {"block": inputs.privileged_state.block}
-
-    return FunctionalPolicy(init_carry_fn=lambda batch: (), act_fn=act, num_actions=num_actions)
 
 
 @functools.partial(jax.jit, static_argnames=("num_types", "num_arms"))
@@ -180,6 +167,8 @@ def _play(frozen, episodes: int, key) -> tuple[dict, np.ndarray, Any]:
         checkpoint_maker(frozen.agent), params, key, policy_args=frozen.params, seeds=True
     )
     agents = {CHECKPOINT: (played.actions, played.rewards)}
+    # [seed, step, episode] -> [step, episode]: the labels do not depend on the seed.
+    labels = np.asarray(played.info["block"])[0]
     # bandit_setting reads a probe context's env params only: here the training env's.
     setting = bandit_setting(SimpleNamespace(env_params=params, train_params=params))
     for name, (maker, args) in reference_agents(setting, steps).items():
@@ -188,10 +177,6 @@ def _play(frozen, episodes: int, key) -> tuple[dict, np.ndarray, Any]:
         else:
             played = player.play(maker, params, key, policy_args=args)
         agents[name] = (played.actions, np.asarray(played.rewards) / setting["reward_scale"])
-    recorder = Player(env, episodes, steps, record_extras=True)
-    labels = np.asarray(
-        recorder.play_policy(label_recorder(int(params.num_arms)), params, key).extras["block"]
-    )
     return agents, labels, setting
 
 

@@ -136,11 +136,11 @@ def blocked_bandit():
         "bandit-dependent-v0", horizon=HORIZON, block_hazards=HAZARDS, block_length=BLOCK
     )
     key = jax.random.PRNGKey(4)
-    labels = np.asarray(
-        Player(env, EPISODES, HORIZON, record_extras=True)
-        .play_policy(volatility_blocks.label_recorder(2), params, key)
-        .extras["block"]
+    # The episode record keeps the block of each pull (RECORDED_INFO), whoever plays.
+    played = Player(env, EPISODES, HORIZON).play_policy(
+        told_rescorla_wagner((0.3, 0.3)), params, key
     )
+    labels = np.asarray(played.info["block"])
     return env, params, key, labels
 
 
