@@ -270,33 +270,20 @@ REPRODUCTION = Reproduction(
 POD_SEEDS = 5
 POD_ENV_STEPS = {"k5_n100": 2_000_000_000, "k10_n100": 2_000_000_000, "k5_n10": 500_000_000}
 
-POD = dataclasses.replace(
-    REPRODUCTION,
-    variant="pod",
-    settings=tuple(
-        Setting(
-            name,
-            SETTINGS[name][0],
-            config=setting_config(
-                name,
-                dataclasses.replace(
-                    _DEFAULT.run,
-                    num_envs=2048,
-                    num_seeds=POD_SEEDS,
-                    total_env_steps=POD_ENV_STEPS[name],
-                    updates_per_chunk=500,
-                    checkpoint_every_chunks=4,
-                ),
-                agent=dataclasses.replace(_DEFAULT.agent, hidden_size=256),
-            ),
-        )
-        for name in SETTINGS
-    ),
-    measure_options={"episodes": 100_000, "eval_seed": 20161102, "greedy": False},
+POD = REPRODUCTION.resized(
     budget=(
         "GPU/pod: GRU 256 (RL^2's size), 2048 envs x 20 steps per seed, 5 seeds vmapped, 2B env "
         "steps per seed at n=100 and 0.5B at n=10 (22.5B env steps in all), 100,000 evaluation "
         "episodes; not measured here: at an assumed 20M env steps/s on one accelerator, about "
         "20 min in all"
     ),
+    run=lambda name: {
+        "num_envs": 2048,
+        "num_seeds": POD_SEEDS,
+        "total_env_steps": POD_ENV_STEPS[name],
+        "updates_per_chunk": 500,
+        "checkpoint_every_chunks": 4,
+    },
+    agent={"hidden_size": 256},
+    measure_options={"episodes": 100_000, "eval_seed": 20161102, "greedy": False},
 )

@@ -61,8 +61,6 @@ The report shows every seed's index and verdict, and the mean stay probability p
 condition over seeds with its 95% interval over seeds (``two_step_table.plot``).
 """
 
-import dataclasses
-
 from metarl.config import AgentConfig, AlgoConfig, EnvConfig, ExperimentConfig, RunConfig
 from metarl.reproduce import (
     CHECKPOINT,
@@ -206,27 +204,15 @@ REPRODUCTION = Reproduction(
     ),
 )
 
-POD = dataclasses.replace(
-    REPRODUCTION,
-    variant="pod",
-    settings=(
-        Setting(
-            SETTING,
-            REPRODUCTION.settings[0].label,
-            config=setting_config(
-                RunConfig(
-                    num_envs=256,
-                    rollout_length=ROLLOUT,
-                    total_env_steps=100_000 * 256 * ROLLOUT,
-                    num_seeds=16,
-                    updates_per_chunk=2000,
-                    checkpoint_every_chunks=5,
-                )
-            ),
-        ),
-    ),
-    claims=CLAIMS,
+POD = REPRODUCTION.resized(
     budget="GPU/pod: 16 seeds x 256 parallel episodes x 100,000 updates of 20 steps (512M env "
     "steps per seed); not measured here (no device in this task), plus 16 probe runs of 300 "
     "episodes",
+    run={
+        "num_envs": 256,
+        "total_env_steps": 100_000 * 256 * ROLLOUT,
+        "num_seeds": 16,
+        "updates_per_chunk": 2000,
+        "checkpoint_every_chunks": 5,
+    },
 )

@@ -190,29 +190,18 @@ REPRODUCTION = Reproduction(
     ),
 )
 
-POD = dataclasses.replace(
-    REPRODUCTION,
-    variant="pod",
-    settings=(
-        Setting(
-            SETTING,
-            REPRODUCTION.settings[0].label,
-            config=setting_config(
-                dataclasses.replace(
-                    _DEFAULT.run,
-                    num_envs=2048,
-                    num_seeds=5,
-                    total_env_steps=500_000_000,
-                    updates_per_chunk=500,
-                    checkpoint_every_chunks=4,
-                ),
-                agent=dataclasses.replace(_DEFAULT.agent, hidden_size=128),
-            ),
-        ),
-    ),
-    measure_options={"episodes": 1024, "eval_seed": 2007, "bootstrap": 200},
+POD = REPRODUCTION.resized(
     budget=(
         "GPU/pod: GRU 128, 2048 envs per seed, 5 seeds x 500M env steps; not measured here "
         "(about 2 min at an assumed 20M env steps/s), plus the fits on 1024 episodes"
     ),
+    run={
+        "num_envs": 2048,
+        "num_seeds": 5,
+        "total_env_steps": 500_000_000,
+        "updates_per_chunk": 500,
+        "checkpoint_every_chunks": 4,
+    },
+    agent={"hidden_size": 128},
+    measure_options={"episodes": 1024, "eval_seed": 2007, "bootstrap": 200},
 )

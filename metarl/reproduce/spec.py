@@ -151,6 +151,37 @@ class Reproduction:
             + ", ".join(s.name for s in self.settings)
         )
 
+    def resized(
+        self,
+        budget: str,
+        run: Callable[[str], dict[str, Any]] | dict[str, Any],
+        agent: dict[str, Any] | None = None,
+        measure_options: dict[str, Any] | None = None,
+        variant: str = "pod",
+    ) -> Reproduction:
+        """The same finding at another scale (the ``POD`` variant): every config setting's
+        ``run`` fields replaced (a dict, or ``setting name -> dict`` where they differ per
+        setting) and its ``agent`` fields; the claims, published numbers and measure stay."""
+        settings = []
+        for setting in self.settings:
+            if setting.config is None:
+                raise ValueError(f"setting {setting.name!r} is a sweep: resize its Sweep instead")
+            config = setting.config
+            changes = run(setting.name) if callable(run) else run
+            config = dataclasses.replace(
+                config,
+                run=dataclasses.replace(config.run, **changes),
+                agent=dataclasses.replace(config.agent, **(agent or {})),
+            )
+            settings.append(dataclasses.replace(setting, config=config))
+        return dataclasses.replace(
+            self,
+            variant=variant,
+            settings=tuple(settings),
+            budget=budget,
+            measure_options=self.measure_options if measure_options is None else measure_options,
+        )
+
     def published_value(self, setting: str, agent: str) -> float | str | None:
         for item in self.published:
             if item.setting == setting and item.agent == agent:

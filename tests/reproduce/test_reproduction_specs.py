@@ -144,3 +144,31 @@ def test_task_diversity_transition_has_five_seeds_and_three_pools():
     assert sweep.experiment.run.num_seeds >= 5
     assert sweep.axis("env.overrides.task_seed").values == (0, 1, 2)
     assert sweep.axis("env.overrides.num_tasks").values == (1, 4, 16, 64, 256, None)
+
+
+def test_resized_changes_only_the_scale_of_every_setting():
+    cpu = load_reproduction("rl2_bandits")
+    steps = {"k5_n100": 7_000, "k10_n100": 8_000, "k5_n10": 9_000}
+    pod = cpu.resized(
+        "a budget",
+        run=lambda name: {"num_envs": 64, "total_env_steps": steps[name]},
+        agent={"hidden_size": 32},
+        measure_options={"episodes": 50},
+    )
+    assert pod.variant == "pod" and pod.budget == "a budget"
+    assert pod.measure_options == {"episodes": 50}
+    assert pod.claims == cpu.claims and pod.published == cpu.published
+    for before, after in zip(cpu.settings, pod.settings, strict=True):
+        assert (after.name, after.label) == (before.name, before.label)
+        assert after.config.run.total_env_steps == steps[after.name]
+        assert after.config.run.num_envs == 64 and after.config.agent.hidden_size == 32
+        # Everything not named stays: the env, the algorithm, the other run and agent fields.
+        assert after.config.env == before.config.env and after.config.algo == before.config.algo
+        assert after.config.run.seed == before.config.run.seed
+        assert after.config.agent.core == before.config.agent.core
+    assert cpu.resized("b", run={}).measure_options == cpu.measure_options
+
+
+def test_resized_refuses_a_sweep_setting():
+    with pytest.raises(ValueError, match="sweep"):
+        load_reproduction("task_diversity_transition").resized("b", run={"num_envs": 8})
