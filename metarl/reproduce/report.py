@@ -185,10 +185,17 @@ def _finite(*values) -> list[float]:
     return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
 
 
-def draw_points(ax, entries: list[tuple[str, Any, Any]], ylabel: str, all_checkpoint=False) -> None:
+def draw_points(
+    ax,
+    entries: list[tuple[str, Any, Any]],
+    ylabel: str,
+    all_checkpoint: bool = False,
+    headroom: float = 0.0,
+) -> None:
     """One x position per (name, measured Interval JSON or None, published number or None):
     the measured value with its 95% interval, the published value as a diamond beside it.
-    The checkpoint's points (all of them with ``all_checkpoint``) in the checkpoint colour."""
+    The checkpoint's points (all of them with ``all_checkpoint``) in the checkpoint colour;
+    ``headroom``: the fraction of the height kept free above the points (for a text box)."""
     from metarl.plotting import CHECKPOINT_COLOR
 
     shown: list[float] = []
@@ -208,7 +215,8 @@ def draw_points(ax, entries: list[tuple[str, Any, Any]], ylabel: str, all_checkp
     if shown:
         low, high = min(shown), max(shown)
         pad = 0.08 * (high - low) + 1e-3 * max(abs(high), 1.0)
-        ax.set_ylim(low - pad, high + pad)
+        top = high + pad
+        ax.set_ylim(low - pad, top + headroom * (top - low + pad) / max(1.0 - headroom, 0.1))
     ax.set_xlim(-0.6, len(entries) - 0.4)
     ax.set_xticks(range(len(entries)), [e[0] for e in entries], rotation=45, ha="right")
     ax.set_ylabel(ylabel, fontsize=8)
@@ -249,14 +257,20 @@ def plot_table(report: dict[str, Any], out_dir: Path) -> list[Path]:
     for column, setting in enumerate(settings):
         rows = [r for r in report["table"] if r["setting"] == setting["name"]]
         entries = [(r["agent"], r["measured"], r["published"]) for r in rows]
-        draw_points(axes[0, column], entries, report["value_label"])
-        axes[0, column].set_title(setting["label"], fontsize=10)
-        # Published findings without a number (a figure's direction) go in words.
+        # Published findings without a number (a figure's direction) go in words, in a
+        # band kept free above the points.
         words = [
             f"published, {r['agent']}: {r['published']}"
             for r in rows
             if isinstance(r["published"], str)
         ]
+        draw_points(
+            axes[0, column],
+            entries,
+            report["value_label"],
+            headroom=0.06 * len(words) + 0.04 * bool(words),
+        )
+        axes[0, column].set_title(setting["label"], fontsize=10)
         if words:
             axes[0, column].text(
                 0.02,
@@ -275,13 +289,16 @@ def plot_table(report: dict[str, Any], out_dir: Path) -> list[Path]:
     handles = [
         plt.Line2D([], [], marker="o", color=CHECKPOINT_COLOR, linestyle=""),
         plt.Line2D([], [], marker="o", color="#6f6f6f", linestyle=""),
-        plt.Line2D([], [], marker="D", color="black", linestyle=""),
     ]
+    labels = ["checkpoint, measured (95% interval)", "reference, measured (95% interval)"]
+    if any(isinstance(r["published"], (int, float)) for r in report["table"]):
+        handles.append(plt.Line2D([], [], marker="D", color="black", linestyle=""))
+        labels.append("published")
     fig.legend(
         handles,
-        ["checkpoint, measured (95% interval)", "reference, measured (95% interval)", "published"],
+        labels,
         loc="outside lower center",
-        ncol=3,
+        ncol=len(labels),
         fontsize=8,
     )
     import textwrap
