@@ -12,13 +12,26 @@ above 0, locator below, else undecided). This module reads that summary:
   learner from N_b on), and ``crossing``: where the IQM crosses 0, interpolated in
   log N between the last N below 0 and the first above it (inf stands one log step
   past the largest finite N), with the bracket [N_a, N_b] the seed-level verdicts
-  give: the transition point's interval over seeds.
+  give: the transition point's interval over seeds;
+* ``noise``: per N, why one run's verdict can differ from the N's (the issue's
+  "one seed per N flips back and forth": pool, seed or probe?). From the runs'
+  likelihood differences ``x[pool, seed]``: ``pool_sd`` (between pool seeds, the
+  one-way random-effects component: variance of the pool means minus the
+  within-pool variance / seeds, floored at 0), ``seed_sd`` (between training seeds
+  of one pool), ``probe_sd`` (one run's episode-level standard error, from the
+  pooled-seeds interval times sqrt(seeds): every seed of a pool plays the same
+  episodes, so this is a rough scale, not a component of the same variance),
+  ``flip_fraction`` (runs whose sign differs from the N's IQM: the chance that a
+  one-run sweep reads the opposite verdict at that N) and ``largest`` (the largest
+  of the three).
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+import numpy as np
 
 from metarl.reproduce.context import SettingContext
 
@@ -48,6 +61,47 @@ def crossing(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"between": None, "n_estimate": None}
 
 
+Z_95 = 1.959963984540054
+SOURCES = ("pool_sd", "seed_sd", "probe_sd")
+
+
+def noise_sources(points: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per N (``"N=<n>"``): the spread of one run's likelihood difference by source (module doc)."""
+    out = {}
+    for row in rows:
+        mine = [p for p in points if p["num_tasks"] == row["num_tasks"]]
+        runs = np.array([p["per_seed"][MEASURE] for p in mine], np.float64)  # [pools, seeds]
+        if not np.isfinite(runs).all() or runs.shape[1] < 2:
+            continue
+        pools, seeds = runs.shape
+        within = float(runs.var(axis=1, ddof=1).mean())
+        between = float(runs.mean(axis=1).var(ddof=1)) - within / seeds if pools > 1 else 0.0
+        probe = [
+            (
+                p["likelihood_pooled_seeds"]["difference"]["high"]
+                - p["likelihood_pooled_seeds"]["difference"]["low"]
+            )
+            / (2 * Z_95)
+            * math.sqrt(seeds)
+            for p in mine
+            if p.get("likelihood_pooled_seeds")
+        ]
+        center = row["iqm"][MEASURE]["value"]
+        spread = {
+            "pool_sd": math.sqrt(max(between, 0.0)),
+            "seed_sd": math.sqrt(within),
+            "probe_sd": float(np.mean(probe)) if probe else float("nan"),
+        }
+        out[f"N={row['num_tasks']}"] = {
+            **spread,
+            "iqm": center,
+            "runs": int(runs.size),
+            "flip_fraction": float(np.mean(np.sign(runs) != np.sign(center))),
+            "largest": max(SOURCES, key=lambda k: -1.0 if math.isnan(spread[k]) else spread[k]),
+        }
+    return out
+
+
 def measure(context: SettingContext) -> dict[str, Any]:
     """The transition summary of the sweep setting (module docstring)."""
     from metarl.sweeps.diversity import clean_transition
@@ -67,7 +121,33 @@ def measure(context: SettingContext) -> dict[str, Any]:
         "memorisation_advantage": {
             f"N={r['num_tasks']}": r["iqm"]["memorisation_advantage"] for r in rows
         },
+        "noise": noise_sources(summary["points"], rows),
         "interval_unit": UNIT,
         "table_units": {f"N={r['num_tasks']}": UNIT for r in rows},
         "stand_in_locator_at_inf": any(r["stand_in_locator"] for r in rows),
     }
+
+
+def markdown(report: dict[str, Any]) -> list[str]:
+    """report.md's section on where one run's verdict comes from (``noise``, module doc)."""
+    lines = [
+        "## Why one run per N can flip: spread of one run's likelihood difference, by source",
+        "",
+        "| N | IQM | runs | between pools (sd) | between seeds (sd) | probe, one run (se) "
+        "| runs of the other sign | largest |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for setting in report["measured"].values():
+        for n, row in setting.get("noise", {}).items():
+            lines.append(
+                f"| {n} | {row['iqm']:+.3f} | {row['runs']} | {row['pool_sd']:.3f} | "
+                f"{row['seed_sd']:.3f} | {row['probe_sd']:.3f} | {row['flip_fraction']:.0%} | "
+                f"{row['largest'].removesuffix('_sd')} |"
+            )
+    lines += [
+        "",
+        "Pools: the one-way random-effects component between pool seeds; seeds: the spread "
+        "between training seeds of one pool; probe: one run's standard error over its held-out "
+        "episodes (the pooled-seeds interval x sqrt(seeds), a rough scale: seeds share episodes).",
+    ]
+    return lines

@@ -312,15 +312,21 @@ def plot_table(report: dict[str, Any], out_dir: Path) -> list[Path]:
 
 
 def write_outputs(report: dict[str, Any], out_dir: Path, repro: Reproduction) -> list[Path]:
-    """report.md and the figure (the measure module's ``plot`` if it has one)."""
+    """report.md (with the measure module's ``markdown`` sections if it has them) and the
+    figure (the measure module's ``plot`` if it has one)."""
     import os
 
     out_dir = Path(out_dir)
+    module = importlib.import_module(repro.measure)
+    text = format_markdown(report)
+    # A measure may add sections of its own (``markdown(report) -> lines``).
+    extra = getattr(module, "markdown", None)
+    if extra is not None:
+        text += "\n" + "\n".join(extra(report)) + "\n"
     # Atomic like the JSON files: a kill leaves the old report.md or the new one.
     tmp = out_dir / (REPORT_MD + ".tmp")
-    tmp.write_text(format_markdown(report))
+    tmp.write_text(text)
     os.replace(tmp, out_dir / REPORT_MD)
-    module = importlib.import_module(repro.measure)
     plot = getattr(module, "plot", plot_table)
     return [out_dir / REPORT_MD, *plot(report, out_dir)]
 

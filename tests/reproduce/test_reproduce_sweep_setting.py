@@ -71,6 +71,12 @@ def test_sweep_setting_end_to_end_and_rerun(tmp_path):
     assert all(c["status"] in STATUSES for c in report["claims"])
     assert (out / "settings" / "diversity" / "sweep_summary.json").is_file()
     assert (out / "reproduction.png").stat().st_size > 0
+    # Where one run's spread comes from, per finite N, in the JSON and in report.md.
+    assert {"N=1", "N=3"} <= set(measured["noise"])
+    for row in measured["noise"].values():
+        assert row["runs"] == 4 and row["largest"] in ("pool_sd", "seed_sd", "probe_sd")
+        assert 0.0 <= row["flip_fraction"] <= 1.0
+    assert "Why one run per N can flip" in (out / "report.md").read_text()
     code, _, stderr = _reproduce(str(path), "--out", str(out), "--no-progress")
     assert code == 0, stderr
     assert "finished earlier" in stderr and "measured earlier" in stderr

@@ -7,10 +7,11 @@ give; the specs themselves load, check and list before anything trains.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from metarl.reproduce import NOT_REPRODUCED, PARTLY, REPRODUCED
-from metarl.reproduce.diversity_transition import crossing
+from metarl.reproduce.diversity_transition import crossing, noise_sources
 from metarl.reproduce.registry import load_reproduction, reproduction_files
 from metarl.reproduce.runner import prepare
 
@@ -172,3 +173,46 @@ def test_resized_changes_only_the_scale_of_every_setting():
 def test_resized_refuses_a_sweep_setting():
     with pytest.raises(ValueError, match="sweep"):
         load_reproduction("task_diversity_transition").resized("b", run={"num_envs": 8})
+
+
+def _points(runs, probe_half_width, n=16):
+    """Sweep points of one N: ``runs[pool][seed]`` likelihood differences, and a pooled-seeds
+    interval of the given half width per pool."""
+    return [
+        {
+            "num_tasks": n,
+            "per_seed": {"likelihood_difference": list(values)},
+            "likelihood_pooled_seeds": {
+                "difference": {"value": 0.0, "low": -probe_half_width, "high": probe_half_width}
+            },
+        }
+        for values in runs
+    ]
+
+
+@pytest.mark.parametrize(
+    "runs, half_width, largest",
+    [
+        # Pools far apart, seeds of a pool together: the pool.
+        ([[0.10, 0.11, 0.09], [-0.10, -0.11, -0.09], [0.30, 0.31, 0.29]], 0.001, "pool_sd"),
+        # Pool means equal, seeds spread: the seed.
+        ([[0.2, -0.1, 0.05], [-0.1, 0.05, 0.2], [0.05, 0.2, -0.1]], 0.001, "seed_sd"),
+        # Runs nearly equal, a wide interval per run: the probe.
+        ([[0.10, 0.11, 0.09], [0.10, 0.09, 0.11], [0.11, 0.10, 0.09]], 0.5, "probe_sd"),
+    ],
+)
+def test_noise_sources_name_the_largest_source(runs, half_width, largest):
+    row = {"num_tasks": 16, "iqm": {"likelihood_difference": {"value": 0.1}}}
+    noise = noise_sources(_points(runs, half_width), [row])["N=16"]
+    assert noise["largest"] == largest
+    assert noise["runs"] == 9
+    values = np.array(runs)
+    assert noise["seed_sd"] == pytest.approx(np.sqrt(values.var(axis=1, ddof=1).mean()))
+    assert noise["probe_sd"] == pytest.approx(half_width / 1.959963984540054 * np.sqrt(3))
+    assert noise["flip_fraction"] == pytest.approx(np.mean(values < 0))
+
+
+def test_noise_sources_skip_an_n_without_likelihoods():
+    row = {"num_tasks": "inf", "iqm": {"likelihood_difference": {"value": float("nan")}}}
+    points = _points([[float("nan")] * 3] * 3, 0.1, n="inf")
+    assert noise_sources(points, [row]) == {}
