@@ -166,13 +166,14 @@ def _draw_bars(ax, summary: dict[str, Any]) -> None:
         ax.plot(x + offset, [row["stay"][c] for c in CONDITIONS], marker, color="black", ms=3.5)
     ax.set_xticks([0.4, 2.4], ["previous trial rewarded", "previous trial unrewarded"])
     ax.set_ylabel("P(repeat first-stage choice)")
-    ax.set_ylim(0.0, 1.08)
+    ax.set_ylim(0.0, 1.22)  # a band above the bars (which reach 1) for the legend
+    ax.set_yticks(np.linspace(0.0, 1.0, 6))
     ax.grid(axis="y", alpha=0.3)
     handles = [
         ax.bar([0], [0], color=CHECKPOINT_COLOR, label="common transition"),
         ax.bar([0], [0], color="#e8a33d", label="rare transition"),
     ]
-    ax.legend(handles=handles, fontsize=8, loc="lower left")
+    ax.legend(handles=handles, fontsize=8, loc="upper center", ncol=2)
     ax.set_title(
         f"stay probabilities, mean over {summary['num_seeds']} seeds (95% interval over seeds;"
         "\ndots: seeds, o model-based verdict, x other)",
