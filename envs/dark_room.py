@@ -286,24 +286,14 @@ def _goal_pools(config: DarkRoomConfig, owner: str) -> tuple[np.ndarray | None, 
     source = config.task_source(owner)
     num_cells = config.room_size**2
     num_tasks = source.num_tasks
-    if num_tasks is not None and num_tasks > num_cells:
-        raise ConfigError(
-            f"{owner}: field 'num_tasks' = {num_tasks} is out of range: a {config.room_size} x "
-            f"{config.room_size} room has {num_cells} goals; allowed: [1, {num_cells}] or 'infinite'"
-        )
-    available = num_cells - (num_tasks or 0)
-    held_out_size = available if config.held_out_size is None else config.held_out_size
-    if held_out_size > available:
-        raise ConfigError(
-            f"{owner}: field 'held_out_size' = {held_out_size} is out of range: only {available} "
-            f"goal(s) lie outside a training pool of num_tasks = {num_tasks}; "
-            + (f"allowed: [1, {available}] or None" if available else "allowed: None")
-        )
-    if config.split == "held_out" and held_out_size == 0:
-        raise ConfigError(
-            f"{owner}: field 'split' = 'held_out' is not allowed with num_tasks = {num_tasks}: "
-            f"the training pool holds all {num_cells} goals; allowed: 'train', or fewer num_tasks"
-        )
+    held_out_size = distributions.check_finite_split(
+        owner,
+        num_tasks,
+        config.held_out_size,
+        config.split,
+        num_cells,
+        f"goals of a {config.room_size} x {config.room_size} room",
+    )
     order = goal_order(source.task_seed, num_cells)
     train = None if num_tasks is None else order[:num_tasks]
     start = num_tasks or 0

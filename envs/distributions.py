@@ -174,6 +174,40 @@ def build_task_pools(
     return train_pool, held_out_pool
 
 
+def check_finite_split(
+    owner: str,
+    num_tasks: int | None,
+    held_out_size: int | None,
+    split: str,
+    num_distinct: int,
+    what: str,
+) -> int:
+    """The held-out size of a family with only ``num_distinct`` distinct tasks (``what``
+    names them, e.g. "goals of a 9 x 9 room"), after checking that the training pool fits
+    in them, that the held-out set fits beside it (None: all the rest) and that a held-out
+    split has something to hold (ConfigError naming the field)."""
+    if num_tasks is not None and num_tasks > num_distinct:
+        raise ConfigError(
+            f"{owner}: field 'num_tasks' = {num_tasks} is out of range: there are {num_distinct} "
+            f"{what}; allowed: [1, {num_distinct}] or 'infinite'"
+        )
+    available = num_distinct - (num_tasks or 0)
+    held_out = available if held_out_size is None else held_out_size
+    if held_out > available:
+        raise ConfigError(
+            f"{owner}: field 'held_out_size' = {held_out} is out of range: only {available} of "
+            f"the {num_distinct} {what} lie outside a training pool of num_tasks = {num_tasks}; "
+            + (f"allowed: [1, {available}] or None" if available else "allowed: None")
+        )
+    if split == "held_out" and held_out == 0:
+        raise ConfigError(
+            f"{owner}: field 'split' = 'held_out' is not allowed with num_tasks = {num_tasks}: "
+            f"the training pool holds all {num_distinct} {what}; allowed: 'train', or fewer "
+            "num_tasks"
+        )
+    return held_out
+
+
 def select_pool(train_pool: Any, held_out_pool: Any, split: str) -> Any:
     """The pool an env draws from for ``split`` ("train" or "held_out")."""
     if split == "train":

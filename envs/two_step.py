@@ -382,24 +382,14 @@ def build_two_step(config: TwoStepConfig, owner: str) -> tuple[TwoStep, TwoStepP
     )
 
     if config.variant == "wang":
-        if num_tasks is not None and num_tasks > NUM_WANG_TASKS:
-            raise ConfigError(
-                f"{owner}: field 'num_tasks' = {num_tasks} is out of range for variant 'wang', which has "
-                f"only {NUM_WANG_TASKS} distinct tasks (left good, right good); allowed: 1, 2 or 'infinite'"
-            )
-        available = NUM_WANG_TASKS - (num_tasks or 0)
-        held_out_size = available if config.held_out_size is None else config.held_out_size
-        if held_out_size > available:
-            raise ConfigError(
-                f"{owner}: field 'held_out_size' = {held_out_size} is out of range for variant 'wang': "
-                f"only {available} task(s) are left outside a training pool of num_tasks = {config.num_tasks!r}; "
-                + (f"allowed: [1, {available}] or None" if available else "allowed: None")
-            )
-        if config.split == "held_out" and held_out_size == 0:
-            raise ConfigError(
-                f"{owner}: field 'split' = 'held_out' is not allowed with num_tasks = {num_tasks} for variant "
-                "'wang': the training pool holds every task; allowed: 'train', or num_tasks = 1 / 'infinite'"
-            )
+        held_out_size = distributions.check_finite_split(
+            owner,
+            num_tasks,
+            config.held_out_size,
+            config.split,
+            NUM_WANG_TASKS,
+            "tasks of variant 'wang' (left good, right good)",
+        )
         train_pool, held_out_pool = _wang_task_pools(
             env, params, num_tasks, config.task_seed, held_out_size
         )

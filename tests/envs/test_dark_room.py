@@ -117,7 +117,10 @@ def test_held_out_goals_are_not_training_goals():
         (dict(trial_length=0), r"'trial_length' = 0 is out of range"),
         (dict(num_trials=2.5), r"'num_trials' = 2.5 must be an integer"),
         (dict(goal_reward=float("nan")), r"'goal_reward' = nan is not allowed"),
-        (dict(num_tasks=82), r"'num_tasks' = 82 is out of range: a 9 x 9 room has 81 goals"),
+        (
+            dict(num_tasks=82),
+            r"'num_tasks' = 82 is out of range: there are 81 goals of a 9 x 9 room",
+        ),
         (dict(num_tasks=80, held_out_size=2), r"'held_out_size' = 2 is out of range: only 1"),
         (dict(num_tasks=81, split="held_out"), r"'split' = 'held_out' is not allowed"),
         (dict(split="test"), r"'split' = 'test' is not allowed"),
