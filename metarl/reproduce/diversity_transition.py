@@ -29,6 +29,7 @@ above 0, locator below, else undecided). This module reads that summary:
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,7 @@ def noise_sources(points: list[dict[str, Any]], rows: list[dict[str, Any]]) -> d
     for row in rows:
         mine = [p for p in points if p["num_tasks"] == row["num_tasks"]]
         runs = np.array([p["per_seed"][MEASURE] for p in mine], np.float64)  # [pools, seeds]
-        if not np.isfinite(runs).all() or runs.shape[1] < 2:
+        if runs.ndim != 2 or runs.shape[1] < 2 or not np.isfinite(runs).all():
             continue
         pools, seeds = runs.shape
         within = float(runs.var(axis=1, ddof=1).mean())
@@ -151,3 +152,55 @@ def markdown(report: dict[str, Any]) -> list[str]:
         "episodes (the pooled-seeds interval x sqrt(seeds), a rough scale: seeds share episodes).",
     ]
     return lines
+
+
+_SOURCE_STYLE = {"pool_sd": ("between pools", "#d98c1f"), "seed_sd": ("between seeds", "#1f4e9c"),
+                 "probe_sd": ("probe (one run's s.e.)", "0.55")}  # fmt: skip
+
+
+def plot(report: dict[str, Any], out_dir: Path) -> list[Path]:
+    """``reproduction.{png,pdf}``: the likelihood difference per N with its interval over runs
+    and seed-level verdict (left); the spread of one run's value by source per N (right)."""
+    import textwrap
+
+    from metarl.interval import Interval
+    from metarl.plotting import CHECKPOINT_COLOR, agg_pyplot, save_figure
+    from metarl.reproduce.report import FIGURE
+
+    plt = agg_pyplot()
+    summary = next(iter(report["measured"].values()))
+    names = [f"N={n}" for n in summary["num_tasks"]]
+    x = np.arange(len(names))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.8), constrained_layout=True)
+    for i, name in enumerate(names):
+        value = Interval.from_json(summary["table"][name])
+        error = (
+            [[value.value - value.low], [value.high - value.value]] if value.has_bounds else None
+        )
+        left.errorbar(i, value.value, yerr=error, fmt="o", color=CHECKPOINT_COLOR, capsize=4)
+    left.axhline(0.0, color="black", lw=0.8)
+    # Values run from about -1.6 (N = 1) to +-0.02: log-like away from 0, linear near it.
+    left.set_yscale("symlog", linthresh=0.1, linscale=1.5)
+    low = min(Interval.from_json(summary["table"][n]).low for n in names)
+    left.set_ylim(1.8 * min(low, -0.1), 0.15)
+    left.set_ylabel("learner - locator log-likelihood per choice\n(IQM over runs, 95% interval)")
+    left.set_title("verdict per N (over pool seeds x training seeds)", fontsize=10)
+    noise = summary.get("noise", {})
+    width = 0.26
+    for j, (key, (label, color)) in enumerate(_SOURCE_STYLE.items()):
+        values = [noise.get(name, {}).get(key, np.nan) for name in names]
+        right.bar(x + (j - 1) * width, values, width, color=color, label=label)
+    right.set_ylabel("spread of one run's value (sd, nats per choice)")
+    right.set_title("where one run's value varies (% = runs of the other sign)", fontsize=10)
+    right.legend(fontsize=8)
+    left.set_xticks(x, [f"{n}\n{v}" for n, v in zip(names, summary["verdicts"], strict=True)])
+    flips = [f"\n{noise[n]['flip_fraction']:.0%}" if n in noise else "" for n in names]
+    right.set_xticks(x, [n + f for n, f in zip(names, flips, strict=True)])
+    for ax in (left, right):
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(
+        f"{report['reproduction']} ({report['variant']}): {report['status']}\n"
+        + textwrap.fill(report["source"], 120),
+        fontsize=9,
+    )
+    return save_figure(fig, Path(out_dir), FIGURE, ("png", "pdf"))

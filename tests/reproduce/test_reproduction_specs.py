@@ -216,3 +216,27 @@ def test_noise_sources_skip_an_n_without_likelihoods():
     row = {"num_tasks": "inf", "iqm": {"likelihood_difference": {"value": float("nan")}}}
     points = _points([[float("nan")] * 3] * 3, 0.1, n="inf")
     assert noise_sources(points, [row]) == {}
+
+
+def test_transition_figure_draws_verdicts_and_noise(tmp_path):
+    from metarl.reproduce.diversity_transition import plot
+
+    rows = [_row(1, L, -1.5), _row(16, U, -0.01), _row("inf", R, 0.02)]
+    points = _points([[-1.5, -1.4], [-1.6, -1.5]], 0.01, n=1) + _points(
+        [[0.2, -0.1], [-0.2, 0.1]], 0.01, n=16
+    )
+    measured = {
+        "num_tasks": [1, 16, "inf"],
+        "verdicts": [L, U, R],
+        "table": {
+            f"N={r['num_tasks']}": _interval(v, v - 0.01, v + 0.01)
+            for r, v in zip(rows, (-1.5, -0.01, 0.02), strict=True)
+        },
+        "noise": noise_sources(points, rows),
+    }
+    report = {"measured": {"diversity": measured}, "reproduction": "t", "variant": "cpu",
+              "status": "partly", "source": "a source"}  # fmt: skip
+    paths = plot(report, tmp_path)
+    assert {p.suffix for p in paths} == {".png", ".pdf"}
+    assert all(p.stat().st_size > 0 for p in paths)
+    assert set(measured["noise"]) == {"N=1", "N=16"}  # inf had no runs to spread
