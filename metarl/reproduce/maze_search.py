@@ -531,7 +531,7 @@ def _draw_learning(ax, report: dict) -> None:
         for seed in returns:
             ax.plot(steps, seed, color=color, lw=0.7, alpha=0.4, marker=marker, ms=3)
         ax.plot(steps, np.mean(returns, axis=0), color=color, lw=2.2, marker=marker,
-                label=f"{setting['label']} (mean of {len(returns)} seeds; thin: each)")  # fmt: skip
+                label=f"{setting['label']}, to {steps[-1]:,} steps: mean of {len(returns)} seeds (thin: each)")  # fmt: skip
     first = next(iter(report["measured"].values()), {})
     for name, (color, label) in REFERENCE_STYLE.items():
         value = first.get("references", {}).get(name, {}).get("return_per_episode")
@@ -594,7 +594,9 @@ def _draw_success(ax, report: dict) -> None:
     ax.set_ylim(-0.05, 1.08)
     ax.set_xlabel("shortest path from the trial's start (steps)")
     ax.set_ylabel(f"P(goal within {BUDGET} steps)\n(later trials, K = 0; 95% CI by episode)")
-    ax.set_title("held-out success by distance (difficulty probe)", fontsize=9)
+    ax.set_title(
+        "held-out success by distance (difficulty probe; each core's seeds pooled)", fontsize=9
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
 
