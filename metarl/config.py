@@ -61,7 +61,12 @@ class AlgoConfig:
     optimizer: str = "adam"
     """'adam' or 'rmsprop'."""
     gamma: float = 0.9
-    """Discount factor."""
+    """Discount factor (at the start of training when ``gamma_final`` is set)."""
+    gamma_final: float | None = None
+    """If set, the discount moves linearly from ``gamma`` to this value over the run: a
+    short horizon while the policy is crude (high-discount returns are too noisy to learn
+    from at first), a long one once it is good enough to credit exploration that pays off
+    many steps later."""
     gae_lambda: float = 1.0
     """GAE lambda (1.0 = n-step returns, as in A2C)."""
     entropy_coef: float = 0.05
@@ -167,6 +172,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     check_choice("config", "algo.lr_schedule", algo.lr_schedule, LR_SCHEDULES)
     check_range("config", "algo.learning_rate", algo.learning_rate, 0.0, low_inclusive=False)
     check_range("config", "algo.gamma", algo.gamma, 0.0, 1.0)
+    if algo.gamma_final is not None:
+        check_range("config", "algo.gamma_final", algo.gamma_final, 0.0, 1.0)
     check_range("config", "algo.gae_lambda", algo.gae_lambda, 0.0, 1.0)
     check_range("config", "algo.entropy_coef", algo.entropy_coef, 0.0)
     if algo.entropy_coef_final is not None:

@@ -46,6 +46,7 @@ from metarl.training.update import (
     UpdateFn,
     advantages_and_targets,
     apply_gradients,
+    discount,
     entropy_coefficient,
     finish_update,
     standardize,
@@ -72,7 +73,7 @@ def a2c_objective(
 
 
 def make_a2c_loss(agent: ActorCritic, env: Any, config: ExperimentConfig, with_regret: bool):
-    """loss(params, state, env_params, rollout_key, entropy_coef) -> (total, (stats, next_state, rollout)).
+    """loss(params, state, env_params, rollout_key, entropy_coef, gamma) -> (total, (stats, next_state, rollout)).
 
     Runs the rollout with ``params`` and scores it: differentiate it to get the A2C
     gradient (see the module docstring).
@@ -80,14 +81,19 @@ def make_a2c_loss(agent: ActorCritic, env: Any, config: ExperimentConfig, with_r
     algo, run = config.algo, config.run
 
     def loss_fn(
-        params, state: TrainState, env_params: Any, rollout_key: jax.Array, entropy_coef: jax.Array
+        params,
+        state: TrainState,
+        env_params: Any,
+        rollout_key: jax.Array,
+        entropy_coef: jax.Array,
+        gamma: jax.Array,
     ):
         next_state, rollout = collect(
             agent, env, env_params, params, state, rollout_key, run.rollout_length, with_regret
         )
         trajectory = rollout.trajectory
         advantages, targets = advantages_and_targets(
-            jax.lax.stop_gradient(rollout), algo.gamma, algo.gae_lambda
+            jax.lax.stop_gradient(rollout), gamma, algo.gae_lambda
         )
         if algo.normalize_advantages:
             advantages = standardize(advantages)
@@ -106,15 +112,15 @@ def make_a2c_loss(agent: ActorCritic, env: Any, config: ExperimentConfig, with_r
 
 
 def make_a2c_replay_loss(agent: ActorCritic, config: ExperimentConfig):
-    """loss(params, rollout, entropy_coef) -> (total, stats) over a rollout collected under
+    """loss(params, rollout, entropy_coef, gamma) -> (total, stats) over a rollout collected under
     these same ``params``: replayed from the core's record (a ReplayableCore, collected
     with ``record_core=True``; see ``ActorCritic.replay``) or else re-run by the core's
     parallel ``unroll`` from the rollout's initial carry."""
     algo = config.algo
 
-    def loss_fn(params, rollout: RolloutResult, entropy_coef: jax.Array):
+    def loss_fn(params, rollout: RolloutResult, entropy_coef: jax.Array, gamma: jax.Array):
         trajectory = rollout.trajectory
-        advantages, targets = advantages_and_targets(rollout, algo.gamma, algo.gae_lambda)
+        advantages, targets = advantages_and_targets(rollout, gamma, algo.gae_lambda)
         if algo.normalize_advantages:
             advantages = standardize(advantages)
         if agent.supports_replay:
@@ -161,6 +167,7 @@ def make_a2c_update(
         def replay_update(state: TrainState, env_params: Any):
             rng, rollout_key = jax.random.split(state.rng)
             entropy_coef = entropy_coefficient(algo, state.update_step, num_updates)
+            gamma = discount(algo, state.update_step, num_updates)
             next_state, rollout = collect(
                 agent,
                 env,
@@ -173,7 +180,7 @@ def make_a2c_update(
                 record_core=agent.supports_replay,
             )
             (total, stats), grads = jax.value_and_grad(replay_loss, has_aux=True)(
-                state.params, rollout, entropy_coef
+                state.params, rollout, entropy_coef, gamma
             )
             params, opt_state, grad_norm, finite = apply_gradients(
                 optimizer, state.params, state.opt_state, grads, total
@@ -190,8 +197,9 @@ def make_a2c_update(
     def update(state: TrainState, env_params: Any):
         rng, rollout_key = jax.random.split(state.rng)
         entropy_coef = entropy_coefficient(algo, state.update_step, num_updates)
+        gamma = discount(algo, state.update_step, num_updates)
         (total, (stats, next_state, rollout)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params, state, env_params, rollout_key, entropy_coef
+            state.params, state, env_params, rollout_key, entropy_coef, gamma
         )
         params, opt_state, grad_norm, finite = apply_gradients(
             optimizer, state.params, state.opt_state, grads, total

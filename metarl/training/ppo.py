@@ -32,6 +32,7 @@ from metarl.training.update import (
     UpdateFn,
     advantages_and_targets,
     apply_gradients,
+    discount,
     entropy_coefficient,
     finish_update,
     standardize,
@@ -109,7 +110,8 @@ def make_ppo_update(
             run.rollout_length,
             with_regret,
         )
-        advantages, targets = advantages_and_targets(rollout, algo.gamma, algo.gae_lambda)
+        gamma = discount(algo, state.update_step, num_updates)
+        advantages, targets = advantages_and_targets(rollout, gamma, algo.gae_lambda)
         entropy_coef = entropy_coefficient(algo, state.update_step, num_updates)
         trajectory = rollout.trajectory
         # Time-major fields are [T, B]; the carry is [B, ...]: minibatches index the env axis.

@@ -46,16 +46,28 @@ def make_optimizer(
     return optimizer
 
 
+def _linear_to_final(
+    start: float, final: float | None, update_step: jax.Array, num_updates: int
+) -> jax.Array:
+    """``start``, moving linearly to ``final`` over the run's updates when that is set."""
+    if final is None:
+        return jnp.float32(start)
+    progress = jnp.minimum(update_step.astype(jnp.float32) / max(num_updates, 1), 1.0)
+    return jnp.float32(start) + progress * (final - start)
+
+
 def entropy_coefficient(algo: AlgoConfig, update_step: jax.Array, num_updates: int) -> jax.Array:
     """entropy_coef, decaying linearly to entropy_coef_final over the run when that is set."""
-    if algo.entropy_coef_final is None:
-        return jnp.float32(algo.entropy_coef)
-    progress = jnp.minimum(update_step.astype(jnp.float32) / max(num_updates, 1), 1.0)
-    return jnp.float32(algo.entropy_coef) + progress * (algo.entropy_coef_final - algo.entropy_coef)
+    return _linear_to_final(algo.entropy_coef, algo.entropy_coef_final, update_step, num_updates)
+
+
+def discount(algo: AlgoConfig, update_step: jax.Array, num_updates: int) -> jax.Array:
+    """gamma, moving linearly to gamma_final over the run when that is set."""
+    return _linear_to_final(algo.gamma, algo.gamma_final, update_step, num_updates)
 
 
 def advantages_and_targets(
-    rollout: RolloutResult, gamma: float, gae_lambda: float
+    rollout: RolloutResult, gamma: float | jax.Array, gae_lambda: float
 ) -> tuple[jax.Array, jax.Array]:
     """GAE advantages and value targets, both [T, B]."""
     trajectory = rollout.trajectory

@@ -300,9 +300,10 @@ def test_a2c_parallel_loss_equals_loss_through_the_rollout():
     trainer = make_trainer(tiny_config(AlgoConfig(name="a2c"), updates_per_chunk=1))
     state = one_seed_state(trainer)
     entropy_coef, key = jnp.float32(0.01), jax.random.PRNGKey(5)
+    gamma = jnp.float32(trainer.config.algo.gamma)
     through = make_a2c_loss(trainer.agent, trainer.env, trainer.config, trainer.reports_regret)
     (_, (_, _, rollout)), reference = jax.jit(jax.value_and_grad(through, has_aux=True))(
-        state.params, state, trainer.env_params, key, entropy_coef
+        state.params, state, trainer.env_params, key, entropy_coef, gamma
     )
     _, collected = collect(
         trainer.agent,
@@ -317,7 +318,7 @@ def test_a2c_parallel_loss_equals_loss_through_the_rollout():
     np.testing.assert_array_equal(collected.trajectory.action, rollout.trajectory.action)
     assert np.any(rollout.trajectory.episode_start[1:]) and np.all(state.carry.position > 0)
     loss_fn = make_a2c_replay_loss(trainer.agent, trainer.config)
-    gradient = jax.jit(jax.grad(lambda p: loss_fn(p, collected, entropy_coef)[0]))(state.params)
+    gradient = jax.jit(jax.grad(lambda p: loss_fn(p, collected, entropy_coef, gamma)[0]))(state.params)
     for a, b in zip(jax.tree.leaves(gradient), jax.tree.leaves(reference), strict=True):
         assert_close(a, b, GRADIENT_RTOL)
 

@@ -130,11 +130,12 @@ def test_a2c_gradient_equals_gradient_of_unroll_replay(trainer, first_chunk, pat
     state = jax.tree.map(lambda leaf: leaf[0], initial)
     algo = trainer.config.algo
     entropy_coef = jnp.float32(algo.entropy_coef)
+    gamma = jnp.float32(algo.gamma)
     key = jax.random.PRNGKey(5)
     if path == "through_rollout":
         loss_fn = make_a2c_loss(trainer.agent, trainer.env, trainer.config, trainer.reports_regret)
         (_, (_, _, rollout)), gradient = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params, state, trainer.env_params, key, entropy_coef
+            state.params, state, trainer.env_params, key, entropy_coef, gamma
         )
     else:
         assert trainer.agent.supports_replay
@@ -150,7 +151,7 @@ def test_a2c_gradient_equals_gradient_of_unroll_replay(trainer, first_chunk, pat
             record_core=True,
         )
         loss_fn = make_a2c_replay_loss(trainer.agent, trainer.config)
-        gradient = jax.grad(lambda p: loss_fn(p, rollout, entropy_coef)[0])(state.params)
+        gradient = jax.grad(lambda p: loss_fn(p, rollout, entropy_coef, gamma)[0])(state.params)
     trajectory = rollout.trajectory
     assert np.any(trajectory.episode_start[1:])  # resets inside the rollout are exercised
     advantages, targets = advantages_and_targets(rollout, algo.gamma, algo.gae_lambda)
