@@ -318,7 +318,9 @@ def test_a2c_parallel_loss_equals_loss_through_the_rollout():
     np.testing.assert_array_equal(collected.trajectory.action, rollout.trajectory.action)
     assert np.any(rollout.trajectory.episode_start[1:]) and np.all(state.carry.position > 0)
     loss_fn = make_a2c_replay_loss(trainer.agent, trainer.config)
-    gradient = jax.jit(jax.grad(lambda p: loss_fn(p, collected, entropy_coef, gamma)[0]))(state.params)
+    gradient = jax.jit(jax.grad(lambda p: loss_fn(p, collected, entropy_coef, gamma)[0]))(
+        state.params
+    )
     for a, b in zip(jax.tree.leaves(gradient), jax.tree.leaves(reference), strict=True):
         assert_close(a, b, GRADIENT_RTOL)
 

@@ -172,6 +172,30 @@ def test_gittins_table_hand_values():
     assert table[3, 1, 10] > table[2, 1, 10] > table[2, 2, 10]
 
 
+def test_discounted_gittins_table():
+    undiscounted = finite_horizon_gittins_table(20)
+    np.testing.assert_array_equal(finite_horizon_gittins_table(20, discount=1.0), undiscounted)
+    half = finite_horizon_gittins_table(20, discount=0.5)
+    # One pull left: the posterior mean at any discount. Two pulls from Beta(1, 1):
+    # lam (1 + g) = (1/2)(1 + g max(lam, 2/3)) + (1/2) g max(lam, 1/3), root (3 + 2g) / (6 + 3g).
+    assert half[2, 5, 1] == pytest.approx(3 / 9, abs=1e-6)
+    assert half[0, 0, 2] == pytest.approx(4 / 7.5, abs=1e-5)
+    # Far from the horizon the index is the infinite-horizon Gittins index: 0.7029 for
+    # Beta(1, 1) at discount 0.9 (the tabulated value: Gittins 1979; Gittins, Glazebrook &
+    # Weber 2011).
+    assert finite_horizon_gittins_table(100, discount=0.9)[0, 0, 100] == pytest.approx(
+        0.7029, abs=2e-4
+    )
+    # A shorter effective horizon values learning less.
+    assert (
+        half[0, 0, 20]
+        < finite_horizon_gittins_table(20, discount=0.9)[0, 0, 20]
+        < undiscounted[0, 0, 20]
+    )
+    with pytest.raises(ValueError, match="discount"):
+        finite_horizon_gittins_table(20, discount=0.0)
+
+
 # --------------------------------------------------------------------------------------
 # The RL^2 table (Duan et al. 2016, Table 1), k=5, n=100: Random 49.9, Gittins 78.3,
 # TS 74.7, OTS 77.9, UCB1 78.0, epsilon-greedy 75.4, greedy 74.8, each over 1000 tasks.

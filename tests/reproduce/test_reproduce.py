@@ -112,6 +112,25 @@ def test_measured_numbers_are_the_paired_per_seed_statistics(first_run, tiny):
         assert minus[name]["low"] < minus[name]["value"] < minus[name]["high"]
 
 
+def test_gap_to_gittins_splits_into_the_discount_and_the_learning(first_run, tiny):
+    # bandit_default trains with gamma 0.9: the Gittins index at that discount is played
+    # on the same episodes, and checkpoint - Gittins = (Gittins(0.9) - Gittins) +
+    # (checkpoint - Gittins(0.9)), every term a paired mean.
+    out, _, _ = first_run
+    report = _strict_json(out / REPORT_JSON)
+    summary = report["measured"][tiny.SETTING]
+    assert summary["training_discount"] == pytest.approx(0.9)
+    table, gap = summary["table"], summary["gap_to_gittins"]
+    at_discount = table["gittins_at_training_discount"]["value"]
+    assert gap["objective"]["value"] == pytest.approx(at_discount - table["gittins"]["value"])
+    assert gap["learning"]["value"] == pytest.approx(table[CHECKPOINT]["value"] - at_discount)
+    assert gap["objective"]["value"] + gap["learning"]["value"] == pytest.approx(
+        summary["checkpoint_minus"]["gittins"]["value"]
+    )
+    assert gap["learning"]["low"] < gap["learning"]["value"] < gap["learning"]["high"]
+    assert "## Where the gap to Gittins comes from" in (out / REPORT_MD).read_text()
+
+
 def test_rerun_skips_training_and_measuring(first_run, repro_file, tiny):
     out, _, _ = first_run
     measured = _setting_dir(out, tiny) / MEASURED_FILE
