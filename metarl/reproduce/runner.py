@@ -149,6 +149,29 @@ def _definition(repro: Reproduction, prepared: Prepared) -> dict[str, Any]:
     )
 
 
+def _with_config_defaults(definition: dict[str, Any]) -> dict[str, Any]:
+    """The definition with every setting's config read back through the config loader, so a
+    field added to the configs since the out dir was written (at its default) is no change,
+    as ``metarl train --resume`` treats it; unreadable configs are compared as they are."""
+    from metarl.config_io import config_from_dict, config_to_dict
+    from metarl.errors import ConfigError
+
+    def normalised(data):
+        try:
+            return config_to_dict(config_from_dict(data))
+        except (ConfigError, TypeError, ValueError):
+            return data
+
+    settings = {}
+    for name, entry in dict(definition.get("settings") or {}).items():
+        entry = dict(entry)
+        for key in ("config", "experiment"):
+            if isinstance(entry.get(key), dict):
+                entry[key] = normalised(entry[key])
+        settings[name] = entry
+    return {**definition, "settings": settings}
+
+
 def check_out_dir(out_dir: Path, definition: dict[str, Any]) -> None:
     """Refuse an out dir holding something else (keys that differ named); never overwrite it."""
     import json
@@ -160,8 +183,8 @@ def check_out_dir(out_dir: Path, definition: dict[str, Any]) -> None:
                 f"{out_dir} is not empty and holds no {DEFINITION_FILE}; pick a new --out"
             )
         return
-    saved = read_json(path)
-    expected = json.loads(json.dumps(definition))
+    saved = _with_config_defaults(read_json(path))
+    expected = _with_config_defaults(json.loads(json.dumps(definition)))
     differing = sorted(k for k in set(saved) | set(expected) if saved.get(k) != expected.get(k))
     if differing:
         raise ReproductionDirError(

@@ -178,6 +178,28 @@ def test_plot_only_redraws_from_the_report_alone(first_run, repro_file):
     assert "skipped" not in stderr and "measure" not in stderr
 
 
+def test_an_out_dir_from_before_a_new_config_field_is_the_same_reproduction(
+    first_run, repro_file, tmp_path
+):
+    # An out dir written before algo.gamma_final existed holds configs without it; the
+    # field at its default is no change, so the rerun reuses everything (as train --resume).
+    out = tmp_path / "older"
+    shutil.copytree(first_run[0], out)
+    definition_path = out / DEFINITION_FILE
+    definition = json.loads(definition_path.read_text())
+    for entry in definition["settings"].values():
+        del entry["config"]["algo"]["gamma_final"]
+    definition_path.write_text(json.dumps(definition))
+    code, _, stderr = _reproduce(str(repro_file), "--out", str(out), "--no-progress")
+    assert code == 0, stderr
+    assert "measured earlier" in stderr
+    # A changed value of an existing field is still another reproduction.
+    definition["settings"][next(iter(definition["settings"]))]["config"]["algo"]["gamma"] = 0.5
+    definition_path.write_text(json.dumps(definition))
+    code, _, stderr = _reproduce(str(repro_file), "--out", str(out), "--no-progress")
+    assert code == 2 and "differing: settings" in stderr
+
+
 def test_other_settings_in_the_same_out_dir_are_refused(first_run, repro_file):
     out, _, _ = first_run
     code, _, stderr = _reproduce(
