@@ -85,6 +85,11 @@ class AlgoConfig:
     normalize_advantages: bool = False
     """Standardise advantages to zero mean, unit std per batch (a2c: the rollout; ppo: each minibatch)."""
 
+    @property
+    def discount_at_end(self) -> float:
+        """The discount of the run's last updates: ``gamma_final`` when set, else ``gamma``."""
+        return float(self.gamma if self.gamma_final is None else self.gamma_final)
+
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:

@@ -53,6 +53,9 @@ class ReferenceContext:
     """The run's training env params (a finite task pool, if it trained on one)."""
     only: tuple[str, ...] | None = None
     """The reference names asked for (None: all); lets a builder skip costly fits."""
+    training_discount: float | None = None
+    """The discount the checkpoint was trained with at the end of its run (None: unknown),
+    for references that play the training objective at best."""
 
     @property
     def num_actions(self) -> int:
@@ -257,6 +260,7 @@ def _bandit_references(context: ReferenceContext) -> dict[str, Policy]:
         prior_a=float(params.prior_a),
         prior_b=float(params.prior_b),
         reward_noise=float(params.reward_noise),
+        training_discount=context.training_discount,
     )
     scale = float(params.reward_scale)
     if scale != 1.0:

@@ -24,14 +24,18 @@ def reference_policies(
     env_params,
     train_env_params,
     only: list[str] | None = None,
+    training_discount: float | None = None,
 ) -> dict[str, Policy]:
     """``{name: Policy}`` of the references for ``env_name`` (random always included, first).
+
+    ``training_discount``: the checkpoint's training discount (``AlgoConfig.discount_at_end``),
+    for the references that play the training objective (bandits: Gittins at that discount).
 
     ``only`` keeps just those names (plus random); a name that is not available
     raises ``ConfigError`` listing the ones that are.
     """
     context = ReferenceContext(
-        env, env_params, train_env_params, None if only is None else tuple(only)
+        env, env_params, train_env_params, None if only is None else tuple(only), training_discount
     )
     refs = dict(family_spec(env_name).references(context))
     refs.pop("random", None)

@@ -124,6 +124,7 @@ def _references(frozen: FrozenRun, env, env_params, references) -> dict[str, Any
         env_params,
         frozen.env_params,
         only=None if references == "all" else list(references),
+        training_discount=frozen.config.algo.discount_at_end,
     )
 
 
@@ -375,8 +376,10 @@ def format_summary(summary: dict) -> str:
         # A leading space keeps columns apart when a wide interval fills its width.
         return (" " + value.format(".3f")).rjust(width)
 
+    # The name column fits the longest name (e.g. gittins_at_training_discount).
+    width = max(22, *(len(name) + 1 for name in agents))
     lines.append(
-        f"{'agent':22s}{'total reward':>26s} {'checkpoint - agent':>26s}"
+        f"{'agent':{width}s}{'total reward':>26s} {'checkpoint - agent':>26s}"
         f"{'in-context improvement':>26s}{'P(optimal action)':>26s}"
     )
     single_seed = summary["checkpoint"]["num_seeds"] == 1
@@ -385,7 +388,7 @@ def format_summary(summary: dict) -> str:
             continue  # identical to the pooled row
         row = {"total": entry.get("total_reward") or entry.get("total_expected_reward")}
         lines.append(
-            f"{name:22s}{fmt(row, 'total')} {fmt(entry, 'checkpoint_minus_this')}"
+            f"{name:{width}s}{fmt(row, 'total')} {fmt(entry, 'checkpoint_minus_this')}"
             f"{fmt(entry, 'in_context_improvement')}{fmt(entry, 'optimal_action_rate')}"
         )
     recovery = agents[CHECKPOINT].get("recovery")

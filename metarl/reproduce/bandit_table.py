@@ -40,8 +40,6 @@ from metarl.reproduce.spec import CHECKPOINT
 
 REFERENCES = ("thompson_sampling", "ucb1", "epsilon_greedy", "greedy", "gittins")
 """RL^2's Table 1 columns we have (random is always played; OTS is not implemented)."""
-TRAINING_DISCOUNT_GITTINS = "gittins_at_training_discount"
-"""The Gittins index at the checkpoint's training discount (``gap_to_gittins``)."""
 OPTIONAL_REFERENCES = ("bayes_optimal",)
 """Played where the family provides them (the exact Bayes-optimal DP: small settings only)."""
 EPISODES = 10_000
@@ -77,7 +75,8 @@ def check_options(options: dict[str, Any]) -> None:
 
 
 def _references(frozen, env, env_params, names) -> dict[str, Any]:
-    from metarl.evaluation.baselines.bandit import MAX_GITTINS_HORIZON
+    """The named references, plus Gittins at the training discount wherever Gittins is played."""
+    from metarl.evaluation.baselines.bandit import MAX_GITTINS_HORIZON, TRAINING_DISCOUNT_GITTINS
     from metarl.evaluation.baselines.bayes_dp import MAX_DP_STATES, dp_num_states
     from metarl.evaluation.references import reference_policies
 
@@ -87,12 +86,16 @@ def _references(frozen, env, env_params, names) -> dict[str, Any]:
         "bayes_optimal": dp_num_states(arms, horizon) <= MAX_DP_STATES,
     }
     only = [n for n in names if available.get(n, True)]
-    return reference_policies(frozen.config.env.name, env, env_params, frozen.env_params, only=only)
-
-
-def training_discount(algo) -> float:
-    """The discount the agent was trained with at the end of its run (``gamma_final`` if set)."""
-    return float(algo.gamma if algo.gamma_final is None else algo.gamma_final)
+    if "gittins" in only and frozen.config.algo.discount_at_end < 1.0:
+        only.append(TRAINING_DISCOUNT_GITTINS)
+    return reference_policies(
+        frozen.config.env.name,
+        env,
+        env_params,
+        frozen.env_params,
+        only=only,
+        training_discount=frozen.config.algo.discount_at_end,
+    )
 
 
 def _gap_to_gittins(checkpoint, gittins, at_discount) -> dict[str, Any]:
@@ -115,6 +118,7 @@ def measure(
     """The setting's table and paired differences (module docstring)."""
     import jax
 
+    from metarl.evaluation.baselines.bandit import TRAINING_DISCOUNT_GITTINS
     from metarl.evaluation.play import Player, checkpoint_maker
     from metarl.evaluation.suites import make_suite_env
     from metarl.runner.train_loop import env_steps_per_update
@@ -126,13 +130,6 @@ def measure(
     )
     build_start = time.perf_counter()
     policies = _references(frozen, env, env_params, tuple(references))
-    gamma = training_discount(config.algo)
-    if "gittins" in policies and gamma < 1.0:
-        from metarl.evaluation.baselines.gittins import gittins
-
-        policies[TRAINING_DISCOUNT_GITTINS] = gittins(
-            int(env_params.num_arms), int(env_params.max_steps_in_episode), discount=gamma
-        )
     build_s = time.perf_counter() - build_start
     horizon = int(env_params.max_steps_in_episode)
     player = Player(env, episodes, horizon)
@@ -179,7 +176,7 @@ def measure(
         "interval_unit": unit,
         "per_seed": per_seed,
         "spread": spread,
-        "training_discount": gamma,
+        "training_discount": config.algo.discount_at_end,
         "gap_to_gittins": gap,
         "timing": {"references_build_s": build_s, "play_s": play_s},
     }

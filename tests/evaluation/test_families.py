@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import metarl.envs as menvs
+import numpy as np
 import pytest
 from metarl.envs import registry
 
 from metarl.errors import ConfigError
 from metarl.evaluation import families, suites
+from metarl.evaluation.baselines import finite_horizon_gittins_table
 from metarl.evaluation.families import FAMILIES, OTHER, ReferenceContext, family_of, family_spec
+from metarl.evaluation.policy import PolicyInputs
 from metarl.evaluation.references import reference_policies
 
 
@@ -59,6 +64,33 @@ def test_bandit_references_are_told_a_scaled_reward_unit():
     assert "thompson_sampling" in refs and "gittins" in refs
     # The scale wraps every reference (a rescaling policy has no think step of its own).
     assert all(not getattr(p, "thinks", False) for p in refs.values())
+
+
+def test_bandit_references_play_gittins_at_the_training_discount_when_told_it():
+    env, params = menvs.make("bandit-bernoulli-v0", num_arms=3, horizon=20)
+    only = ["gittins", "gittins_at_training_discount"]
+    refs = reference_policies(
+        "bandit-bernoulli-v0", env, params, params, only=only, training_discount=0.9
+    )
+    assert list(refs) == ["random", "gittins", "gittins_at_training_discount"]
+    # At an episode start every arm's index is the table's fresh-arm index for 20 pulls
+    # left, at the discount each player was built with.
+    inputs = PolicyInputs(
+        observation=jnp.zeros((1, 1)),
+        prev_action=jnp.full((1,), -1, jnp.int32),
+        prev_reward=jnp.zeros((1,)),
+        episode_start=jnp.ones((1,), bool),
+    )
+    for name, discount in (("gittins", 1.0), ("gittins_at_training_discount", 0.9)):
+        policy = refs[name]
+        _, _, extras = policy.act(policy.init_carry(1), inputs, jax.random.PRNGKey(0))
+        expected = finite_horizon_gittins_table(20, discount=discount)[0, 0, 20]
+        np.testing.assert_allclose(extras["action_values"], np.full((1, 3), expected), rtol=1e-6)
+    for discount in (None, 1.0):
+        names = reference_policies(
+            "bandit-bernoulli-v0", env, params, params, training_discount=discount
+        )
+        assert "gittins_at_training_discount" not in names and "gittins" in names
 
 
 @pytest.mark.parametrize(

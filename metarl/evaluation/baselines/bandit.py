@@ -479,6 +479,9 @@ def tune_ucb1(
 MAX_GITTINS_HORIZON = 150
 """Longest horizon ``bandit_references`` builds a Gittins table for (H=100: ~2 s,
 H=150: ~8 s and ~300 MB while building)."""
+TRAINING_DISCOUNT_GITTINS = "gittins_at_training_discount"
+"""The Gittins index at the discount the checkpoint was trained with: the best player of
+the discounted objective the agent maximised (``bandit_references``' ``training_discount``)."""
 
 
 def bandit_references(
@@ -491,13 +494,17 @@ def bandit_references(
     prior_a: float = 1.0,
     prior_b: float = 1.0,
     reward_noise: float = 1.0,
+    training_discount: float | None = None,
 ) -> dict[str, FunctionalPolicy]:
     """Every applicable bandit reference agent, by stable name.
 
     Bernoulli: ``random``, ``thompson_sampling``, ``ucb1``, ``epsilon_greedy``,
     ``greedy``, ``gittins``, ``bayes_optimal`` (only when its DP is small enough),
     ``q_learning``, ``win_stay_lose_shift``, and ``task_locator`` when
-    ``training_task_means`` [N, k] is given. ``gittins`` is left out above
+    ``training_task_means`` [N, k] is given, and ``gittins_at_training_discount`` when
+    ``training_discount`` < 1 is given (the index at that discount: what an agent trained
+    to maximise reward discounted by it would play at best, scored like every other agent
+    on the undiscounted total). ``gittins`` is left out above
     ``MAX_GITTINS_HORIZON`` pulls (its table costs O(H^3) time, O(H^2) memory per
     lambda). Gaussian rewards (standard deviation ``reward_noise``, used by the task
     locator's likelihood) drop the agents whose beliefs are Beta (Thompson, Gittins,
@@ -539,6 +546,10 @@ def bandit_references(
     if reward_type == "bernoulli":
         if horizon <= MAX_GITTINS_HORIZON:
             refs["gittins"] = gittins(num_arms, horizon, prior_a, prior_b)
+            if training_discount is not None and training_discount < 1.0:
+                refs[TRAINING_DISCOUNT_GITTINS] = gittins(
+                    num_arms, horizon, prior_a, prior_b, discount=training_discount
+                )
         if dp_num_states(num_arms, horizon) <= MAX_DP_STATES:
             refs["bayes_optimal"] = bayes_optimal(num_arms, horizon, prior_a, prior_b)
     refs["q_learning"] = q_learning(
