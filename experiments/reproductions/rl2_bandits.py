@@ -39,7 +39,8 @@ smallest gap we call a difference: 1.0 at n=100, 0.1 at n=10, the paper's roundi
   within that plus tolerance: partly; further: not_reproduced.
 
 Budget (CPU variant): see ``CPU_BUDGET``; the pod variant (``--variant pod``) is
-RL^2's own scale (GRU 256, many more env steps, 5 seeds).
+RL^2's own scale (GRU 256, many more env steps, 5 seeds) with the discount rising
+from 0.9 to RL^2's 0.99 (see ``POD``).
 
 Expected at the CPU budget (written before the full run): bandit_default (1 seed,
 150M env steps) sat 0.85 below Gittins at k=5 and, at k=10, earned 81.66 where our
@@ -285,5 +286,12 @@ POD = REPRODUCTION.resized(
         "checkpoint_every_chunks": 4,
     },
     agent={"hidden_size": 256},
+    # A discount rising to 0.99: at 0.9 even a perfectly trained agent stays 1.11 below
+    # Gittins at k=10 (the Gittins index at 0.9 earns that much less; the README's gap
+    # section), beyond the 1.0 tolerance. At 0.99 that cost is 0.08 (k=10) and 0.06 (k=5).
+    # Starting at 0.9 because a high discount from scratch collapsed onto one arm in the
+    # CPU tuning; at the CPU budget the rise cost more than it gained (bandit_default's
+    # docstring), which the pod budget is meant to outgrow. Not measured (no device).
+    algo={"gamma_final": 0.99},
     measure_options={"episodes": 100_000, "eval_seed": 20161102, "greedy": False},
 )

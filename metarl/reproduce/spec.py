@@ -158,10 +158,12 @@ class Reproduction:
         agent: dict[str, Any] | None = None,
         measure_options: dict[str, Any] | None = None,
         variant: str = "pod",
+        algo: dict[str, Any] | None = None,
     ) -> Reproduction:
         """The same finding at another scale (the ``POD`` variant): every config setting's
         ``run`` fields replaced (a dict, or ``setting name -> dict`` where they differ per
-        setting) and its ``agent`` fields; the claims, published numbers and measure stay."""
+        setting) and its ``agent`` and ``algo`` fields; the claims, published numbers and
+        measure stay."""
         settings = []
         for setting in self.settings:
             if setting.config is None:
@@ -172,6 +174,7 @@ class Reproduction:
                 config,
                 run=dataclasses.replace(config.run, **changes),
                 agent=dataclasses.replace(config.agent, **(agent or {})),
+                algo=dataclasses.replace(config.algo, **(algo or {})),
             )
             settings.append(dataclasses.replace(setting, config=config))
         return dataclasses.replace(

@@ -7,6 +7,8 @@ give; the specs themselves load, check and list before anything trains.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -168,6 +170,11 @@ def test_resized_changes_only_the_scale_of_every_setting():
         assert after.config.run.seed == before.config.run.seed
         assert after.config.agent.core == before.config.agent.core
     assert cpu.resized("b", run={}).measure_options == cpu.measure_options
+    # algo fields change only when named, and then only those.
+    longer = cpu.resized("b", run={}, algo={"gamma_final": 0.99})
+    for before, after in zip(cpu.settings, longer.settings, strict=True):
+        assert after.config.algo.gamma_final == 0.99
+        assert after.config.algo == dataclasses.replace(before.config.algo, gamma_final=0.99)
 
 
 def test_resized_refuses_a_sweep_setting():

@@ -126,6 +126,8 @@ def test_pod_variant_is_the_same_finding_at_a_larger_budget(rl2):
         assert large.config.run.total_env_steps > small.config.run.total_env_steps
         assert large.config.run.num_seeds >= small.config.run.num_seeds >= 3
         assert large.config.agent.hidden_size > small.config.agent.hidden_size
+        # The pod run's discount ends where Gittins at it is within 0.1 of Gittins (0.99).
+        assert large.config.algo.discount_at_end == 0.99
 
 
 def test_overall_status():
