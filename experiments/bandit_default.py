@@ -17,9 +17,10 @@ and 74.9 with entropy 0.01; gamma 0.95 scored 76.2 and 73.7 (seeds 0, 1); gamma
 arm. 20-step rollouts bootstrapped from the value learned about 2x faster per env
 step than whole 100-step episodes. Later (2026-12-03, 2 seeds x 120M env steps, 10,000
 episodes): the discount rising from 0.9 to 0.99 over the run (``algo.gamma_final``)
-earned 76.95 and 76.34, below the 77.3-77.6 of a constant 0.9, although the Gittins
-index at 0.99 earns 0.56 more than at 0.9 (78.47 vs 77.91): at this budget a longer
-horizon costs more in learning than it could gain (``rl2_bandits``' gap section).
+earned 76.95 and 76.34 (rising to 0.95: 76.88 and 76.75), below the 77.3-77.6 of a
+constant 0.9, although the Gittins index at 0.99 earns 0.56 more than at 0.9 (78.47 vs
+77.91): at this budget a longer horizon costs more in learning than it could gain
+(``rl2_bandits``' gap section).
 """
 
 from metarl.config import AgentConfig, AlgoConfig, EnvConfig, ExperimentConfig, RunConfig
