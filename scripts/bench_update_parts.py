@@ -8,7 +8,7 @@ and run over ``--updates`` consecutive updates inside one ``lax.scan`` (one seed
   rollout starting where the last one ended, so episodes and the transformer's cache
   fill as in training;
 * ``loss forward`` / ``loss forward+backward``: the A2C loss the trainer differentiates
-  (the GRU's replay of its recorded gates, the transformer's parallel unroll) on
+  (the GRU's replay of its recorded gates, the transformer's of its recorded activations) on
   ``--updates`` different stored rollouts (distinct inputs, so XLA cannot hoist the
   work out of the loop);
 * ``act + gradient``: both in one program, as the trainer runs them;

@@ -141,13 +141,18 @@ class ActorCritic:
         )
         return carry, self.heads(params, hidden), record
 
-    def replay(self, params: dict, obs: jax.Array, episode_start: jax.Array, record) -> AgentOutput:
-        """AgentOutput [T, B] of recorded steps (obs [T, B, D], record stacked [T, B, ...]).
+    def replay(
+        self, params: dict, obs: jax.Array, episode_start: jax.Array, record, carry
+    ) -> AgentOutput:
+        """AgentOutput [T, B] of recorded steps (obs [T, B, D], record stacked [T, B, ...],
+        ``carry`` the one they started from).
 
-        Differentiable wrt ``params``, and equal to ``unroll`` from the recorded initial
-        carry, but only at the params the record was made with (see ReplayableCore).
+        Differentiable wrt ``params``, and equal to ``unroll`` from ``carry``, but only at
+        the params the record was made with (see ReplayableCore).
         """
-        hidden = self.core.replay(params["core"], self.embed(params, obs), episode_start, record)
+        hidden = self.core.replay(
+            params["core"], self.embed(params, obs), episode_start, record, carry
+        )
         return self.heads(params, hidden)
 
     def core_step(self, params: dict, carry, obs: jax.Array):

@@ -156,7 +156,7 @@ def _one_branch_per_batch(function):
 @_one_branch_per_batch
 def _cache_attention(count, query, keys, values, masks):
     def over(n):
-        return lambda q, k, v, m: attend_parts(q, k[:n], v[:n], m[:n])[0]
+        return lambda q, k, v, m: attend_parts(q, k[:n], v[:n], m[:n])
 
     branches = [over(n) for n in range(1, len(keys) + 1)]
     return jax.lax.switch(count - 1, branches, query, keys, values, masks)
@@ -169,12 +169,13 @@ def cache_attention(
     values: Sequence[jax.Array],
     masks: Sequence[jax.Array],
     count: jax.Array,
-) -> jax.Array:
+) -> tuple[jax.Array, jax.Array]:
     """The acting form: attention over the first ``count`` (>= 1) cache blocks only.
 
     query [B, heads, 1, head]; keys/values: blocks [B, heads, len, head], the step's
     own key and value already written; masks: per block [B, 1, len]; every slot in a
-    block past ``count`` must be masked.
+    block past ``count`` must be masked -> (attended [B, heads, 1, head], log-sum-exp
+    of the scores [B, heads, 1, 1], which the A2C replay keeps).
 
     The caller writes the step's key and value into the cache before this reads it:
     read first, XLA copies the whole cache at every step to write in place after the
@@ -192,7 +193,7 @@ def _cache_attention_backward(residuals, grad):
     # custom_vmap above has no autodiff): through every block, which is the same
     # gradient (masked slots have weight 0).
     query, keys, values, masks = residuals
-    _, pullback = jax.vjp(lambda q, k, v: attend_parts(q, k, v, masks)[0], query, keys, values)
+    _, pullback = jax.vjp(lambda q, k, v: attend_parts(q, k, v, masks), query, keys, values)
     return (*pullback(grad), None, None)
 
 

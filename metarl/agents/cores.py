@@ -91,10 +91,11 @@ class ReplayableCore(Core):
 
     @abc.abstractmethod
     def replay(
-        self, params: Any, inputs: jax.Array, episode_start: jax.Array, record: Any
+        self, params: Any, inputs: jax.Array, episode_start: jax.Array, record: Any, carry: Carry
     ) -> jax.Array:
         """Outputs [T, B, H] of recorded steps (inputs [T, B, D], episode_start [T, B], record
-        stacked [T, B, ...]), differentiable wrt params and inputs.
+        stacked [T, B, ...], ``carry`` the one the recorded steps started from, before any
+        reset), differentiable wrt params and inputs.
 
         Valid only at the params and inputs the record was made with.
         """
@@ -389,7 +390,8 @@ class GRUCore(ReplayableCore):
             episode_start,
         )
 
-    def replay(self, params, inputs, episode_start, record):
+    def replay(self, params, inputs, episode_start, record, carry):
+        # The record starts with the carry (its first h_prev).
         projection, recurrent = params["input"], params["recurrent"]
         return gru_replay(
             projection["kernel"],

@@ -15,7 +15,13 @@ Two forms of one computation:
   recurrent carry at a rollout start, no gradient flows into the steps before the
   sequence.
 
-The two agree to float32 rounding (tests/agents/test_transformer.py), across
+* replay (``step_recorded`` / ``replay``, the A2C loss): acting also records the
+  activations the training form's backward pass reads, and the loss returns them
+  with that backward pass attached, running no forward pass at all
+  (``metarl.agents.transformer_replay``). PPO, whose later epochs move the
+  parameters away from the acting ones, re-runs ``unroll``.
+
+The forms agree to float32 rounding (tests/agents/test_transformer.py), across
 sequence boundaries, episode starts inside a sequence and past the context.
 
 Where the time goes on CPU (scripts/bench_train.py): acting reads the whole cache at
@@ -40,8 +46,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from metarl.agents import attention, transformer_blocks
-from metarl.agents.cores import ParallelCore
+from metarl.agents import attention, transformer_blocks, transformer_replay
+from metarl.agents.cores import ParallelCore, ReplayableCore
 
 
 @struct.dataclass
@@ -128,7 +134,7 @@ class _AttentionBlock(nn.Module):
         return x + nn.Dense(self.model_size, name="mlp_out")(nn.gelu(hidden))
 
 
-class TransformerCore(ParallelCore):
+class TransformerCore(ParallelCore, ReplayableCore):
     """Causal transformer over the episode so far, with a bounded memory of ``context`` steps.
 
     Parameters ``{'input', 'block_0', ..., 'output_norm'}``; see the module docstring
@@ -186,6 +192,14 @@ class TransformerCore(ParallelCore):
         return x + sinusoidal_position(position, self.hidden_size)
 
     def step(self, params, carry, inputs):
+        carry, hidden, _ = self._step(params, carry, inputs, record=False)
+        return carry, hidden
+
+    def step_recorded(self, params, carry, inputs):
+        return self._step(params, carry, inputs, record=True)
+
+    def _step(self, params, carry, inputs, record: bool):
+        """One cached step -> (carry, hidden, its StepRecord when ``record`` else None)."""
         batch = inputs.shape[0]
         rows = jnp.arange(batch)
         slot = carry.position % self.context
@@ -196,25 +210,52 @@ class TransformerCore(ParallelCore):
         heads = (batch, self.num_heads, self.hidden_size // self.num_heads)
         x = self._embed(params, inputs, carry.position)
         keys, values = carry.keys, carry.values
+        layers = []
         for layer in range(self.num_layers):
             block = params[f"block_{layer}"]
-            (query, key, value), _ = transformer_blocks.project(block, x)
+            (query, key, value), (_, norm_saved) = transformer_blocks.project(block, x)
             # Written before the cache is read (see attention.cache_attention).
             keys = self.cache.write(keys, rows, layer, slot, key.reshape(heads))
             values = self.cache.write(values, rows, layer, slot, value.reshape(heads))
-            attended = attention.cache_attention(
+            attended, log_total = attention.cache_attention(
                 query.reshape(heads)[:, :, None],
                 tuple(k[:, layer] for k in keys),
                 tuple(v[:, layer] for v in values),
                 masks,
                 count,
             )
-            x, _ = transformer_blocks.finish(block, x, attended.reshape(x.shape))
-        hidden, _ = transformer_blocks.layer_norm(params["output_norm"], x)
-        return TransformerCarry(keys, values, carry.position + 1), hidden
+            attended = attended.reshape(x.shape)
+            x, finish_saved = transformer_blocks.finish(block, x, attended)
+            if record:
+                _, (mlp_norm, mlp_inverse_std), _, before, _, _ = finish_saved
+                layers.append(
+                    transformer_replay.LayerRecord(
+                        attention_norm=norm_saved[0],
+                        attention_inverse_std=norm_saved[1],
+                        query=query,
+                        key=key,
+                        value=value,
+                        attended=attended,
+                        log_total=log_total.reshape(batch, self.num_heads),
+                        mlp_norm=mlp_norm,
+                        mlp_inverse_std=mlp_inverse_std,
+                        before=before,
+                    )
+                )
+        hidden, (output_norm, output_inverse_std) = transformer_blocks.layer_norm(
+            params["output_norm"], x
+        )
+        step_record = (
+            transformer_replay.StepRecord(tuple(layers), output_norm, output_inverse_std)
+            if record
+            else None
+        )
+        return TransformerCarry(keys, values, carry.position + 1), hidden, step_record
 
-    def unroll(self, params, carry, inputs, episode_start):
-        """All T steps at once (see the module docstring); -> (carry after them, outputs [T, B, H])."""
+    def _sequence(self, params, carry, episode_start):
+        """What both training forms attend with: -> (positions [T, B], the mask of the
+        sequence's own steps [B, T, T], the memory per layer, memory blocks to read, the
+        block parameters as ``sequence_stack`` takes them)."""
         position, last_start = sequence_positions(carry.position, episode_start)
         mask = sequence_mask(carry.position, last_start, self.context)
         memory_masks = self.cache.split(mask[..., : self.context])
@@ -225,13 +266,27 @@ class TransformerCore(ParallelCore):
         )
         # Memory slots at or past the start position are of no episode of this sequence.
         count = self.cache.holding(jnp.max(carry.position))
-        x = jnp.swapaxes(self._embed(params, inputs, position), 0, 1)  # [B, T, H]
         stack = {
             "blocks": [params[f"block_{layer}"] for layer in range(self.num_layers)],
             "output_norm": params["output_norm"],
         }
+        return position, mask[..., self.context :], memory, count, stack
+
+    def replay(self, params, inputs, episode_start, record, carry):
+        """The outputs [T, B, H] of recorded acting steps from ``carry``, with the training
+        form's backward pass and no forward (``metarl.agents.transformer_replay``)."""
+        position, mask, memory, count, stack = self._sequence(params, carry, episode_start)
+        x = self._embed(params, inputs, position)  # [T, B, H]: only its gradient is used
+        return transformer_replay.replay_stack(
+            self.num_heads, stack, x, mask, memory, count, record
+        )
+
+    def unroll(self, params, carry, inputs, episode_start):
+        """All T steps at once (see the module docstring); -> (carry after them, outputs [T, B, H])."""
+        position, mask, memory, count, stack = self._sequence(params, carry, episode_start)
+        x = jnp.swapaxes(self._embed(params, inputs, position), 0, 1)  # [B, T, H]
         hidden, written_keys, written_values = transformer_blocks.sequence_stack(
-            self.num_heads, stack, x, mask[..., self.context :], memory, count
+            self.num_heads, stack, x, mask, memory, count
         )
         slot = self._written_slots(position)
         final = TransformerCarry(

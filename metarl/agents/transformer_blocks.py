@@ -214,7 +214,9 @@ def _stack_forward(num_heads, params, x, mask, memory, count):
     return (hidden, tuple(keys), tuple(values)), (params, mask, memory, count, saved, norm_saved)
 
 
-def _stack_backward(num_heads, residuals, grads):
+def stack_backward(num_heads, residuals, grads):
+    """``sequence_stack``'s VJP from its forward's residuals (also the A2C replay's,
+    ``metarl.agents.transformer_replay``)."""
     params, mask, memory, count, saved, norm_saved = residuals
     grad_hidden, grad_keys, grad_values = grads
     batch, length, size = grad_hidden.shape
@@ -239,4 +241,4 @@ def _stack_backward(num_heads, residuals, grads):
     return param_grads, grad_x.reshape(batch, length, size), None, memory_grads, None
 
 
-sequence_stack.defvjp(_stack_forward, _stack_backward)
+sequence_stack.defvjp(_stack_forward, stack_backward)

@@ -8,15 +8,17 @@ A2C takes one gradient step with the very parameters that acted, so the forward 
 the rollout ran is exactly what a second pass over the stored inputs would recompute;
 the loss reuses it instead of running the core again where that is cheaper:
 
-* cores with a record (``ReplayableCore``: the GRU): the rollout keeps each step's
-  gates, and the loss differentiates ``agent.replay`` of them, whose backward pass is
-  the GRU's hand-written one (no recomputation, nothing stored twice, no per-step
-  transposes), faster per update than differentiating through the rollout (CHANGELOG).
-* cores that unroll in parallel (``ParallelCore``: the transformer) are the exception:
+* cores with a record (``ReplayableCore``: the GRU, the transformer): the rollout keeps
+  what each step's backward pass reads (the GRU's gates; the transformer's
+  activations, ``metarl.agents.transformer_replay``), and the loss differentiates
+  ``agent.replay`` of them from the rollout's initial carry, whose backward pass is the
+  core's hand-written one and whose forward is read off the record (no
+  recomputation), faster per update than differentiating through the rollout (GRU)
+  or re-running the core in parallel (transformer, 0.20x -> 0.23x the GRU's speed in
+  ``scripts/bench_train.py``; CHANGELOG).
+* cores that only unroll in parallel (``ParallelCore`` without a record; none now):
   the rollout acts step by step without a gradient and the loss differentiates
-  ``agent.unroll`` over the stored rollout from its initial carry, all steps at once
-  (differentiating the acting loop would store and back-propagate its KV cache at
-  every step; tests/agents/test_transformer.py).
+  ``agent.unroll`` over the stored rollout from its initial carry, all steps at once.
 * other cores: the loss is differentiated through the rollout itself (sampled actions
   and env steps carry no gradient; the carry is back-propagated through the whole
   rollout as in a separate unroll), faster than re-running the core (CHANGELOG).
@@ -115,7 +117,7 @@ def make_a2c_replay_loss(agent: ActorCritic, config: ExperimentConfig):
     """loss(params, rollout, entropy_coef, gamma) -> (total, stats) over a rollout collected under
     these same ``params``: replayed from the core's record (a ReplayableCore, collected
     with ``record_core=True``; see ``ActorCritic.replay``) or else re-run by the core's
-    parallel ``unroll`` from the rollout's initial carry."""
+    parallel ``unroll``, both from the rollout's initial carry."""
     algo = config.algo
 
     def loss_fn(params, rollout: RolloutResult, entropy_coef: jax.Array, gamma: jax.Array):
@@ -125,7 +127,11 @@ def make_a2c_replay_loss(agent: ActorCritic, config: ExperimentConfig):
             advantages = standardize(advantages)
         if agent.supports_replay:
             out = agent.replay(
-                params, trajectory.obs, trajectory.episode_start, trajectory.core_record
+                params,
+                trajectory.obs,
+                trajectory.episode_start,
+                trajectory.core_record,
+                rollout.initial_carry,
             )
         else:
             _, out = agent.unroll(
@@ -153,9 +159,9 @@ def make_a2c_update(
 ) -> UpdateFn:
     """The A2C update for one seed: (TrainState, env_params) -> (TrainState, metrics).
 
-    With a ReplayableCore the loss replays the rollout's record, with a ParallelCore it
-    re-runs the rollout all at once; otherwise it is differentiated through the
-    rollout (compared in the CHANGELOG).
+    With a ReplayableCore the loss replays the rollout's record, with a ParallelCore
+    (and no record) it re-runs the rollout all at once; otherwise it is differentiated
+    through the rollout (compared in the CHANGELOG).
     """
     algo, run = config.algo, config.run
     num_updates = run.num_updates

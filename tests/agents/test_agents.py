@@ -161,7 +161,7 @@ def test_gru_step_recorded_is_step_and_replay_gradient_matches_autodiff(
         return jnp.sum(out.logits * logit_weights) + jnp.sum(out.value * value_weights)
 
     def replayed(params):
-        return objective(agent.replay(params, obs, starts, record))
+        return objective(agent.replay(params, obs, starts, record, carry0))
 
     def reference(params):  # generic Core.unroll: scan of step, differentiated by JAX
         hidden = Core.unroll(agent.core, params["core"], carry0, agent.embed(params, obs), starts)[
@@ -170,7 +170,10 @@ def test_gru_step_recorded_is_step_and_replay_gradient_matches_autodiff(
         return objective(agent.heads(params, hidden))
 
     np.testing.assert_allclose(
-        agent.replay(params, obs, starts, record).hidden, recorded.hidden, rtol=1e-6, atol=1e-6
+        agent.replay(params, obs, starts, record, carry0).hidden,
+        recorded.hidden,
+        rtol=1e-6,
+        atol=1e-6,
     )
     hand = jax.jit(jax.grad(replayed))(params)
     auto = jax.jit(jax.grad(reference))(params)
@@ -184,12 +187,13 @@ def test_gru_step_recorded_is_step_and_replay_gradient_matches_autodiff(
         assert np.abs(np.asarray(b)).max() > 1e-4  # every leaf really gets a gradient
 
 
-def test_only_the_gru_core_replays():
-    for name in ("lstm", "mlp", "transformer"):
+def test_the_gru_and_the_transformer_replay_and_the_others_do_not():
+    # (the transformer's replay: tests/agents/test_transformer.py)
+    for name, replays in (("gru", True), ("transformer", True), ("lstm", False), ("mlp", False)):
         agent = ActorCritic(
             AgentConfig(core=name, hidden_size=H, embed_size=0), obs_size=D, num_actions=3
         )
-        assert not agent.supports_replay
+        assert agent.supports_replay is replays
 
 
 @pytest.mark.parametrize("name", MEMORY_CORES)

@@ -165,6 +165,50 @@ def test_parallel_gradient_equals_gradient_through_acting_steps():
         assert_close(a, b, GRADIENT_RTOL)
 
 
+@pytest.mark.parametrize(
+    "context, layers, length, block",
+    [(8, 1, 7, 3), (4, 2, 7, 3), (3, 1, 9, None)],  # history inside / past the context
+)
+def test_replay_of_the_acting_record_equals_the_parallel_unroll(context, layers, length, block):
+    # The A2C path: acting records its activations (step_recorded), the loss replays
+    # them with the training form's backward pass and no forward. Outputs and the
+    # parameter gradient (embedding included) must equal the parallel unroll's from
+    # the same carry, across episode starts and memory carried from a sequence before.
+    agent, params = make_agent(context=context, layers=layers, embed=6, block=block)
+    carry, _ = stepped(
+        agent, params, agent.initialize_carry(B), observations(6, 0), sequence_starts(6, "first")
+    )
+    obs, starts = observations(length, 1), sequence_starts(length, "inside")
+
+    def recorded(params):
+        def one_step(carry, xs):
+            carry, out, record = agent.step_recorded(params, carry, *xs)
+            return carry, (out, record)
+
+        return jax.lax.scan(one_step, carry, (obs, starts))[1]
+
+    acted, record = jax.jit(recorded)(params)
+    logit_weights = jax.random.normal(jax.random.PRNGKey(3), (length, B, A))
+    value_weights = jax.random.normal(jax.random.PRNGKey(4), (length, B))
+
+    def objective(out):
+        return jnp.sum(out.logits * logit_weights) + jnp.sum(out.value * value_weights)
+
+    replayed = jax.jit(agent.replay)(params, obs, starts, record, carry)
+    assert_close(replayed.logits, acted.logits, 0.0)  # read off the record
+    _, unrolled = parallel(agent, params, carry, obs, starts)
+    assert_close(replayed.hidden, unrolled.hidden, FORWARD_RTOL)
+    replay_grad = jax.jit(
+        jax.grad(lambda p: objective(agent.replay(p, obs, starts, record, carry)))
+    )(params)
+    unroll_grad = jax.jit(jax.grad(lambda p: objective(agent.unroll(p, carry, obs, starts)[1])))(
+        params
+    )
+    assert set(replay_grad) == {"core", "embed", "policy", "value"}
+    for a, b in zip(jax.tree.leaves(replay_grad), jax.tree.leaves(unroll_grad), strict=True):
+        assert_close(a, b, GRADIENT_RTOL)
+
+
 def test_thinking_steps_act_as_extra_steps_of_the_sequence():
     # with_thinking(policy, K): on each input, reset where an episode starts, K core
     # steps, then act. On the acting path that is K + 1 cached steps per input, so
@@ -289,10 +333,10 @@ def one_seed_state(trainer):
     return advance(state)
 
 
-def test_a2c_parallel_loss_equals_loss_through_the_rollout():
-    # The transformer's A2C update acts without a gradient and differentiates the
-    # parallel unroll; the through-the-rollout loss (the former path) must give the
-    # same gradient on the same rollout (same key: same actions).
+def test_a2c_replay_loss_equals_loss_through_the_rollout():
+    # The transformer's A2C update acts without a gradient, recording its activations,
+    # and differentiates their replay; the through-the-rollout loss (the first path)
+    # must give the same gradient on the same rollout (same key: same actions).
     from metarl.training.a2c import make_a2c_loss, make_a2c_replay_loss
     from metarl.training.rollout import collect
     from metarl.training.trainer import make_trainer
@@ -314,7 +358,9 @@ def test_a2c_parallel_loss_equals_loss_through_the_rollout():
         key,
         6,
         trainer.reports_regret,
+        record_core=True,
     )
+    assert trainer.agent.supports_replay and collected.trajectory.core_record is not None
     np.testing.assert_array_equal(collected.trajectory.action, rollout.trajectory.action)
     assert np.any(rollout.trajectory.episode_start[1:]) and np.all(state.carry.position > 0)
     loss_fn = make_a2c_replay_loss(trainer.agent, trainer.config)
