@@ -57,8 +57,11 @@ env steps/s) it is about 2.8x faster, and ``--set run.total_env_steps=10240000``
 bandit_default trains 150M env steps, so either compares what each core learns
 early. Measured 2026-12-03 on the quiet machine: ``--set run.total_env_steps=20480000``
 took 24 min 32 s (GRU 549k, LSTM 430k, MLP 485k, transformer 129k env steps/s over
-the 5 seeds), and the ranking changes with the budget (README, Architecture). ``architecture_bandit_pod`` is the sweep at bandit_default's full budget with
-more seeds.
+the 5 seeds), and ``--set run.total_env_steps=40960000`` 63 min 35 s (tests ran
+beside it). The ranking changes with the budget (README, Architecture):
+``python -m metarl.sweeps.architecture_budget DIR... --out FIG`` draws runs at
+several budgets side by side. ``architecture_bandit_pod`` is the sweep at
+bandit_default's full budget with more seeds.
 
 ``CONFIG`` is one point (the GRU, one seed), so ``metarl train architecture_bandit``
 trains it alone.
