@@ -57,10 +57,11 @@ class StepRecord:
 
     def hidden(self, output_norm_params) -> jax.Array:
         """The core's recorded outputs (the final norm's affine output)."""
-        return self.output_norm * output_norm_params["scale"] + output_norm_params["bias"]
+        return _affine(output_norm_params, self.output_norm)
 
 
 def _affine(params, normalised):
+    """A LayerNorm's output from its normalised input (``transformer_blocks.layer_norm``)."""
     return normalised * params["scale"] + params["bias"]
 
 
