@@ -14,7 +14,11 @@ the other (then the other way round), so every episode's score is out of sample
 and neither model can win by overfitting. Both models have exactly one free
 parameter, so the held-out likelihoods compare directly. The verdict is
 ``"learner"`` or ``"locator"`` only when the 95% interval of the per-episode mean
-log-likelihood difference (learner - locator, per choice) excludes zero.
+log-likelihood difference (learner - locator, per choice) excludes zero *and* the
+named belief explains the choices better than the memoryless floor
+(``metarl.probes.memoryless_floor``: the best account from the previous action,
+reward and time alone, held out the same way). Against uniform choice alone a
+memoryless win-stay/lose-shift player earned 'learner'.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 
 from metarl.evaluation.statistics import mean_interval
 from metarl.interval import Interval
-from metarl.probes import choice_models, figures, model_fit
+from metarl.probes import choice_models, figures, memoryless_floor, model_fit
 from metarl.probes.bandit_agents import bandit_episodes, bandit_setting
 from metarl.probes.protocol import (
     Probe,
@@ -64,6 +68,14 @@ class LikelihoodComparison:
     """Half-width of the 95% interval of ``difference`` (normal approximation over episodes)."""
     verdict: str
     """'learner' if the interval is above 0, 'locator' if below, else 'undecided'."""
+    memoryless_log_lik_per_choice: float
+    """The memoryless floor's mean log-probability of a choice (held out when cross-validated)."""
+    learner_gain: float
+    """Mean over episodes of the per-choice log-likelihood gain, learner - memoryless floor."""
+    learner_gain_half_width: float
+    locator_gain: float
+    """Mean over episodes of the per-choice log-likelihood gain, locator - memoryless floor."""
+    locator_gain_half_width: float
     difference_by_step: np.ndarray
     """[T] mean over episodes of the log-likelihood difference at each step (when the models part)."""
     num_episodes: int
@@ -77,21 +89,41 @@ class LikelihoodComparison:
     def difference_interval(self) -> Interval:
         return Interval.from_half_width(self.difference, self.half_width)
 
+    @property
+    def gain_intervals(self) -> dict[str, Interval]:
+        """Each belief's gain over the memoryless floor, per choice (95% over episodes)."""
+        return {
+            "learner": Interval.from_half_width(self.learner_gain, self.learner_gain_half_width),
+            "locator": Interval.from_half_width(self.locator_gain, self.locator_gain_half_width),
+        }
+
     def summary(self) -> dict:
-        """JSON-friendly: scalars, the per-step curve, and the difference as an ``Interval``."""
+        """JSON-friendly: scalars, the per-step curve, the difference and gains as ``Interval``s."""
         row = dataclasses.asdict(self)
         row["difference_by_step"] = [float(x) for x in self.difference_by_step]
-        del row["half_width"]  # one interval encoding: the difference carries its own bounds
+        # one interval encoding: each interval carries its own bounds
+        for name in ("half_width", "learner_gain_half_width", "locator_gain_half_width"):
+            del row[name]
         row["difference"] = self.difference_interval
+        row["learner_gain"], row["locator_gain"] = self.gain_intervals.values()
         return row
 
 
-def verdict_from_interval(difference: float, half_width: float) -> str:
+def verdict_from_interval(
+    difference: float,
+    half_width: float,
+    learner_gain: Interval | None = None,
+    locator_gain: Interval | None = None,
+) -> str:
+    """'learner' / 'locator' where the difference's interval excludes 0 and (when given)
+    the named belief's gain over the memoryless floor lies above 0; else 'undecided'."""
     if difference - half_width > 0:
-        return "learner"
-    if difference + half_width < 0:
-        return "locator"
-    return "undecided"
+        verdict, gain = "learner", learner_gain
+    elif difference + half_width < 0:
+        verdict, gain = "locator", locator_gain
+    else:
+        return "undecided"
+    return verdict if gain is None or gain.above(0.0) else "undecided"
 
 
 def compare_learner_vs_locator(
@@ -133,6 +165,9 @@ def compare_learner_vs_locator(
     if cross_validate:
         order = np.random.default_rng(seed).permutation(num_episodes)
         halves = (order[: num_episodes // 2], order[num_episodes // 2 :])
+        floor_log_probs = memoryless_floor.cross_validated_log_probs(
+            actions, rewards, num_arms, halves, episode_start
+        )
         learner_log_probs = np.zeros((num_steps, num_episodes))
         locator_log_probs = np.zeros((num_steps, num_episodes))
         for fit_half, score_half in (halves, halves[::-1]):
@@ -147,6 +182,9 @@ def compare_learner_vs_locator(
                     :, score_half
                 ]
     else:
+        floor_log_probs = memoryless_floor.memoryless_log_probs(
+            actions, rewards, num_arms, episode_start=episode_start
+        )
         learner_log_probs = np.asarray(
             _log_probs(learner_values, actions, jnp.float32(learner_beta)), np.float64
         )
@@ -156,6 +194,12 @@ def compare_learner_vs_locator(
 
     per_step = learner_log_probs - locator_log_probs  # [T, B]
     difference, half_width = mean_interval(per_step.mean(axis=0))
+    learner_gain, learner_gain_half = mean_interval((learner_log_probs - floor_log_probs).mean(0))
+    locator_gain, locator_gain_half = mean_interval((locator_log_probs - floor_log_probs).mean(0))
+    gains = {
+        "learner_gain": Interval.from_half_width(learner_gain, learner_gain_half),
+        "locator_gain": Interval.from_half_width(locator_gain, locator_gain_half),
+    }
     return LikelihoodComparison(
         learner_inverse_temperature=learner_beta,
         locator_inverse_temperature=locator_beta,
@@ -163,7 +207,12 @@ def compare_learner_vs_locator(
         locator_log_lik_per_choice=float(locator_log_probs.mean()),
         difference=difference,
         half_width=half_width,
-        verdict=verdict_from_interval(difference, half_width),
+        verdict=verdict_from_interval(difference, half_width, **gains),
+        memoryless_log_lik_per_choice=float(floor_log_probs.mean()),
+        learner_gain=learner_gain,
+        learner_gain_half_width=learner_gain_half,
+        locator_gain=locator_gain,
+        locator_gain_half_width=locator_gain_half,
         difference_by_step=per_step.mean(axis=1),
         num_episodes=num_episodes,
         cross_validated=cross_validate,
@@ -223,10 +272,20 @@ def run(ctx: ProbeContext) -> ProbeResult:
     )
 
 
+def _floor_text(row: dict) -> str:
+    """The beliefs' gains over the memoryless floor (absent from summaries written before it)."""
+    if "learner_gain" not in row:
+        return ""
+    return (
+        f"; over the memoryless floor: learner {text_interval(row['learner_gain'], '.4f')},"
+        f" locator {text_interval(row['locator_gain'], '.4f')}"
+    )
+
+
 def format_lines(summary: dict) -> list[str]:
     return [
         f"  {name:24s} learner - locator per choice {text_interval(row['difference'], '.4f')}"
-        f" -> {row['verdict']}"
+        f"{_floor_text(row)} -> {row['verdict']}"
         for name, row in summary["results"]["agents"].items()
     ]
 

@@ -11,8 +11,8 @@ Every frozen seed is measured on held-out tasks and after a change it never saw
 per-part or per-trial curve, recovery, learner - locator likelihood). Per core:
 IQM over its seeds with a 95% bootstrap interval (``metarl.sweeps.seeds``), the
 likelihood verdict from that interval (``diversity.verdict_of``: the named model
-must also beat a model-free floor, uniform choice on bandits and distance alone on
-the rule grid, so a near-random agent gets no verdict), and the difference from the GRU
+must also beat a model-free floor, the memoryless floor on bandits and distance alone
+on the rule grid, so neither a near-random nor a memoryless agent gets a verdict), and the difference from the GRU
 (``REFERENCE_CORE``) with a 95% interval. The difference is *unpaired* over seeds:
 seed i of two cores shares its key but not its initialisation (the shapes differ),
 so pairing seeds would pair nothing; every core plays the same episodes, so the

@@ -29,7 +29,8 @@ seeds here. Both families measure, per seed, on held-out tasks and on one key
   ``rule_likelihood`` probe's choice model over the run's training rulesets
   (``rule_grid_diversity.learner_vs_locator``), with each belief's gain over
   distance alone (``learner_belief_gain``, ``locator_belief_gain``; bandits: over
-  uniform choice), which the verdict also needs.
+  the memoryless floor, ``metarl.probes.memoryless_floor``, the best account of the
+  choices from the previous action, reward and time alone), which the verdict also needs.
 
 The references (bandits: Thompson sampling, the task locator, random, the oracle's
 expected reward; rule grid: oracle planner, ruleset learner and locator, memoryless
@@ -49,9 +50,10 @@ from metarl.sweeps import diversity
 from metarl.sweeps import rule_grid_diversity as rgd
 
 GAINS = ("learner_belief_gain", "locator_belief_gain")
-"""Per seed, each model's log-likelihood per choice over a model-free floor (bandits: uniform
-choice; rule grid: distance alone, ``rule_grid_diversity.GAINS``): a verdict needs the named
-model above it."""
+"""Per seed, each model's log-likelihood per choice over a model-free floor (bandits: the
+memoryless floor; rule grid: distance alone, ``rule_grid_diversity.GAINS``): a verdict needs
+the named model above it. Bandits used uniform choice until 2026-12-03, and the memoryless MLP
+then read 'learner' at 40.96M env steps: win-stay lose-shift beats uniform choice too."""
 STAND_IN_TASKS = 256
 """Bandit stand-in pool for the likelihood of an agent trained on the prior (as task_diversity's
 N = inf uses the N = 256 pool of its pool seed)."""
@@ -225,7 +227,6 @@ def bandit_measure(found: BanditEpisodes, eval_seed: int):
     events = events_of(random_drift.info)
     optimal = random_drift.info["optimal_action"]
     random_optimal = metrics.optimal_action_indicator(random_drift.actions, optimal)
-    log_arms = float(np.log(found.means.shape[1]))
 
     def measure(rewards, actions, drift_rewards, drift_actions) -> dict[str, Any]:
         recovery = bandit_regained(
@@ -243,11 +244,12 @@ def bandit_measure(found: BanditEpisodes, eval_seed: int):
             "recovery_regained": recovery["regained"],
             "drift_return": float(drift_rewards.sum(0).mean()),
             "likelihood_difference": comparison.difference,
-            # Each model's held-out log-likelihood per choice over uniform choice (log k): the
-            # verdict names a model only where it beats choosing at random (an untrained
-            # agent fits both at inverse temperature ~0, a difference of rounding size).
-            "learner_belief_gain": comparison.learner_log_lik_per_choice + log_arms,
-            "locator_belief_gain": comparison.locator_log_lik_per_choice + log_arms,
+            # Each model's held-out log-likelihood per choice over the memoryless floor: the
+            # verdict names a model only where it explains more than the last step does (an
+            # untrained agent fits both beliefs at inverse temperature ~0, a memoryless one
+            # fits the learner better than the locator, and neither is either).
+            "learner_belief_gain": comparison.learner_gain,
+            "locator_belief_gain": comparison.locator_gain,
             "curve": curve_parts(rewards),
             "details": {
                 "recovery": recovery,

@@ -3,14 +3,21 @@ nuisance parameters are swept: it must give each its right verdict or ``undecide
 other mechanism's.
 
 Grid (the slow test): learners (the Bayes learner choosing by softmax over its posterior means,
-Thompson sampling, Rescorla-Wagner Q-learners at rates 0.05, 0.3 and 1) and locators (exact
+Thompson sampling, Rescorla-Wagner Q-learners at rates 0.05, 0.3 and 1), locators (exact
 Bayes over the training pool choosing by softmax over its expected means, or sampling a task
-from its posterior), each at inverse temperature 1, 3, 10, 30, 100 and greedy (the softmax
-agents), action noise 0, 0.1, 0.3 and training pools of 4, 16 and 64 tasks; 5 arms, 50 pulls,
-256 held-out episodes (the probe's default), one seed. The fast test plays the corners of the
-softmax agents' grid at the largest pool. Measured: 288 agents, 0 wrong verdicts, 3 undecided
-(the rate-0.05 Q-learner at inverse temperature 1 with a 64-task pool, whose choices are nearly
-uniform: +0.0005 +- 0.0005 nats per choice).
+from its posterior) and a memoryless control (win-stay lose-shift: neither verdict is right
+for it; against uniform choice alone it read 'learner' at all 9 of its grid points, +0.010 to
++0.367 nats per choice, before the memoryless floor), each at inverse temperature 1, 3, 10,
+30, 100 and greedy (the softmax agents), action noise 0, 0.1, 0.3 and training pools of 4, 16
+and 64 tasks; 5 arms, 50 pulls, 256 held-out episodes (the probe's default), one seed. The fast
+tests play the corners of the softmax agents' grid at the largest pool, and the memoryless
+control. Measured (2026-12-03, with the memoryless floor): 297 agents, 0 wrong verdicts,
+64 undecided. Before the floor: 288 agents (no win-stay lose-shift), 0 wrong, 3 undecided. The
+floor costs decisions on learners whose choices the last step mostly explains: the rate-1
+Q-learner (it remembers one reward per arm: nearly win-stay lose-shift) at every inverse
+temperature above 1 (42), the rate-0.3 one when near-greedy and noiseless (9), the rate-0.05 one
+at inverse temperature 1 with a 64-task pool (3, as before), one noisy greedy locator (pool 4,
+noise 0.1); and the 9 win-stay lose-shift players, for whom 'undecided' is the right answer.
 """
 
 from __future__ import annotations
@@ -24,7 +31,12 @@ import numpy as np
 import pytest
 
 from metarl.evaluation import evaluate_policy
-from metarl.evaluation.baselines.bandit import q_learning, task_locator, thompson_sampling
+from metarl.evaluation.baselines.bandit import (
+    q_learning,
+    task_locator,
+    thompson_sampling,
+    win_stay_lose_shift,
+)
 from metarl.evaluation.baselines.nuisance import tempered_choice, with_action_noise
 from metarl.probes.likelihood import compare_learner_vs_locator
 
@@ -53,6 +65,10 @@ def _sampling_locator(pool_means, beta):
     return task_locator(pool_means, mode="sampling")
 
 
+def _win_stay_lose_shift(pool_means, beta):
+    return win_stay_lose_shift(NUM_ARMS)
+
+
 def _q_learner(rate):
     def make(pool_means, beta):
         # The choice is tempered_choice's: the inner temperature only shapes an unused action.
@@ -68,6 +84,8 @@ AGENTS = {
     **{f"q_learning_{rate:g}": ("learner", _q_learner(rate), True) for rate in Q_LEARNING_RATES},
     "task_locator_softmax": ("locator", _softmax_locator, True),
     "task_locator_sampling": ("locator", _sampling_locator, False),
+    # Memoryless: only 'undecided' is right (``_report`` counts any named belief as wrong).
+    "win_stay_lose_shift": ("memoryless", _win_stay_lose_shift, False),
 }
 
 
@@ -138,6 +156,19 @@ def test_likelihood_verdict_corners_of_the_nuisance_grid():
     decided = [r for r in rows if r["beta"] == GREEDY and r["noise"] == 0.0]
     assert len(decided) == 2
     assert all(r["verdict"] == r["truth"] for r in decided), decided
+
+
+def test_a_memoryless_player_is_neither_learner_nor_locator():
+    """Win-stay lose-shift, noiseless and at 30% noise, against the smallest and largest pools:
+    both beliefs beat uniform choice on its choices (the learner by more), neither beats the
+    memoryless floor, so the verdict stays 'undecided'."""
+    rows = [
+        row
+        for pool in (POOLS[0], POOLS[-1])
+        for row in _verdicts("win_stay_lose_shift", pool, (GREEDY,), (0.0, 0.3))
+    ]
+    assert _report("likelihood memoryless control", rows) == 0
+    assert [r["verdict"] for r in rows] == ["undecided"] * 4
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ from metarl.evaluation.baselines.bandit import (
     win_stay_lose_shift,
 )
 from metarl.evaluation.replay import replay_policy
-from metarl.probes import choice_models, model_fit
+from metarl.interval import Interval
+from metarl.probes import choice_models, likelihood, model_fit
 from metarl.probes.likelihood import compare_learner_vs_locator
 
 NUM_ARMS = 5
@@ -206,6 +207,14 @@ def test_thompson_sampling_is_a_learner_on_held_out_tasks():
     # Both models are equal on the first choice (nothing observed yet, both near uniform for
     # Thompson sampling's uniform first pull); the learner pulls ahead later in the episode.
     assert comparison.difference_by_step[-10:].mean() > comparison.difference_by_step[:3].mean()
+    # The learner explains more than the last step does (the memoryless floor), and the summary
+    # and its text carry that gain as an interval.
+    assert comparison.gain_intervals["learner"].above(0.0), comparison
+    row = comparison.summary()
+    assert row["learner_gain"] == comparison.gain_intervals["learner"]
+    as_json = {k: v.to_json() if isinstance(v, Interval) else v for k, v in row.items()}
+    summary = {"results": {"agents": {"checkpoint": as_json}}}
+    assert "over the memoryless floor: learner +" in likelihood.format_lines(summary)[0]
 
 
 @pytest.mark.parametrize("mode", ["greedy", "sampling"])
