@@ -156,12 +156,25 @@ def _layer_forward(num_heads, params, x, mask, memory, count):
     return output.reshape(x.shape), key, value, saved
 
 
-def _layer_backward(num_heads, params, saved, mask, memory, count, grad, grad_key, grad_value):
-    """Gradients of ``_layer_forward`` -> (wrt x [B * T, D], wrt its parameters)."""
+def _time_rows(x):
+    """[B, heads, T, head] -> [T * B, D] (the replay's token order: the rollout's, time-major)."""
+    batch, heads, length, head = x.shape
+    return x.transpose(2, 0, 1, 3).reshape(length * batch, heads * head)
+
+
+def _layer_backward(
+    num_heads, params, saved, mask, memory, count, grad, grad_key, grad_value, time_major
+):
+    """Gradients of ``_layer_forward`` -> (wrt x [B * T, D] or [T * B, D], wrt its parameters)."""
     normalised, norm_saved, query, key, value, attended, log_total, finish_saved = saved
     grad_x, grad_attended, grads = finish_backward(params, finish_saved, grad)
     batch, heads, length, head = query.shape
-    grad_attended = grad_attended.reshape(batch, length, heads * head)
+    if time_major:
+        grad_attended = grad_attended.reshape(length, batch, heads, head).transpose(1, 2, 0, 3)
+        rows = _time_rows
+    else:
+        grad_attended = _heads_major(grad_attended.reshape(batch, length, heads * head), num_heads)
+        rows = _tokens_major
     grad_query, grad_keys, grad_values = attention.sequence_attention_backward(
         query,
         key,
@@ -171,12 +184,10 @@ def _layer_backward(num_heads, params, saved, mask, memory, count, grad, grad_ke
         count,
         attended,
         log_total,
-        _heads_major(grad_attended, num_heads),
+        grad_attended,
     )
     grad_qkv = jnp.concatenate(
-        [_tokens_major(grad_query), _tokens_major(grad_keys + grad_key)]
-        + [_tokens_major(grad_values + grad_value)],
-        axis=-1,
+        [rows(grad_query), rows(grad_keys + grad_key), rows(grad_values + grad_value)], axis=-1
     )
     grad_normalised, grads["qkv"] = dense_backward(params["qkv"], normalised, grad_qkv)
     grad_input, grads["attention_norm"] = layer_norm_backward(
@@ -214,14 +225,20 @@ def _stack_forward(num_heads, params, x, mask, memory, count):
     return (hidden, tuple(keys), tuple(values)), (params, mask, memory, count, saved, norm_saved)
 
 
-def stack_backward(num_heads, residuals, grads):
+def stack_backward(num_heads, residuals, grads, time_major: bool = False):
     """``sequence_stack``'s VJP from its forward's residuals (also the A2C replay's,
-    ``metarl.agents.transformer_replay``)."""
+    ``metarl.agents.transformer_replay``).
+
+    ``time_major``: the residuals' token rows and the hidden and input gradients are in
+    [T, B] order (the replay's record, stacked by the rollout's scan) rather than [B, T]:
+    the row-wise layers do not care, and only the attention's operands change layout, so
+    the record is never transposed as a whole.
+    """
     params, mask, memory, count, saved, norm_saved = residuals
     grad_hidden, grad_keys, grad_values = grads
-    batch, length, size = grad_hidden.shape
+    *lead, size = grad_hidden.shape
     grad_x, grad_norm = layer_norm_backward(
-        params["output_norm"], norm_saved, grad_hidden.reshape(batch * length, size)
+        params["output_norm"], norm_saved, grad_hidden.reshape(-1, size)
     )
     block_grads = [None] * len(params["blocks"])
     for layer in reversed(range(len(params["blocks"]))):
@@ -235,10 +252,11 @@ def stack_backward(num_heads, residuals, grads):
             grad_x,
             grad_keys[layer],
             grad_values[layer],
+            time_major,
         )
     param_grads = {"blocks": block_grads, "output_norm": grad_norm}
     memory_grads = jax.tree.map(lambda _: None, memory)
-    return param_grads, grad_x.reshape(batch, length, size), None, memory_grads, None
+    return param_grads, grad_x.reshape(*lead, size), None, memory_grads, None
 
 
 sequence_stack.defvjp(_stack_forward, stack_backward)

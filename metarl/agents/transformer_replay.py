@@ -65,9 +65,9 @@ def _affine(params, normalised):
     return normalised * params["scale"] + params["bias"]
 
 
-def _batch_major(x):
-    """[T, B, ...] -> [B * T, ...] (the training form's token order)."""
-    x = jnp.swapaxes(x, 0, 1)
+def _rows(x):
+    """[T, B, ...] -> [T * B, ...]: token rows in the record's own order, no copy
+    (``stack_backward(time_major=True)``)."""
     return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
 
 
@@ -78,16 +78,17 @@ def _heads_major(x, num_heads):
 
 
 def _saved(num_heads, params, record: StepRecord):
-    """The record, stacked [T, B, ...], in the layout ``sequence_stack``'s forward saves."""
+    """The record, stacked [T, B, ...], in the layout ``sequence_stack``'s forward saves
+    (token rows time-major)."""
     saved = []
     for layer_params, layer in zip(params["blocks"], record.layers, strict=True):
-        attention_norm = _batch_major(layer.attention_norm)
-        mlp_norm = _batch_major(layer.mlp_norm)
-        before = _batch_major(layer.before)
+        attention_norm = _rows(layer.attention_norm)
+        mlp_norm = _rows(layer.mlp_norm)
+        before = _rows(layer.before)
         activated, tanh = blocks.gelu(before)
         finish_saved = (
-            _batch_major(layer.attended),
-            (mlp_norm, _batch_major(layer.mlp_inverse_std)),
+            _rows(layer.attended),
+            (mlp_norm, _rows(layer.mlp_inverse_std)),
             _affine(layer_params["mlp_norm"], mlp_norm),
             before,
             tanh,
@@ -96,7 +97,7 @@ def _saved(num_heads, params, record: StepRecord):
         saved.append(
             (
                 _affine(layer_params["attention_norm"], attention_norm),
-                (attention_norm, _batch_major(layer.attention_inverse_std)),
+                (attention_norm, _rows(layer.attention_inverse_std)),
                 _heads_major(layer.query, num_heads),
                 _heads_major(layer.key, num_heads),
                 _heads_major(layer.value, num_heads),
@@ -105,7 +106,7 @@ def _saved(num_heads, params, record: StepRecord):
                 finish_saved,
             )
         )
-    output = (_batch_major(record.output_norm), _batch_major(record.output_inverse_std))
+    output = (_rows(record.output_norm), _rows(record.output_inverse_std))
     return saved, output
 
 
@@ -138,12 +139,13 @@ def _replay_backward(num_heads, residuals, grad_hidden):
     stack_grads = blocks.stack_backward(
         num_heads,
         (params, mask, memory, count, saved, output_saved),
-        (jnp.swapaxes(grad_hidden, 0, 1), zeros, zeros),
+        (grad_hidden, zeros, zeros),
+        time_major=True,
     )
     param_grads, grad_x = stack_grads[0], stack_grads[1]
     record_grads = jax.tree.map(jnp.zeros_like, record)
     memory_grads = jax.tree.map(lambda _: None, memory)
-    return param_grads, jnp.swapaxes(grad_x, 0, 1), None, memory_grads, None, record_grads
+    return param_grads, grad_x, None, memory_grads, None, record_grads
 
 
 replay_stack.defvjp(_replay_forward, _replay_backward)
