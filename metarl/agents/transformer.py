@@ -227,7 +227,7 @@ class TransformerCore(ParallelCore, ReplayableCore):
             attended = attended.reshape(x.shape)
             x, finish_saved = transformer_blocks.finish(block, x, attended)
             if record:
-                _, (mlp_norm, mlp_inverse_std), _, before, _, _ = finish_saved
+                _, (mlp_norm, mlp_inverse_std), _, before, tanh, _ = finish_saved
                 layers.append(
                     transformer_replay.LayerRecord(
                         attention_norm=norm_saved[0],
@@ -240,6 +240,7 @@ class TransformerCore(ParallelCore, ReplayableCore):
                         mlp_norm=mlp_norm,
                         mlp_inverse_std=mlp_inverse_std,
                         before=before,
+                        tanh=tanh,
                     )
                 )
         hidden, (output_norm, output_inverse_std) = transformer_blocks.layer_norm(
