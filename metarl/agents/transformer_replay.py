@@ -8,7 +8,8 @@ deviations, the query, key and value, the attention output and its log-sum-exp, 
 MLP's pre-activation and its GELU's tanh; the final norm's), and ``replay_stack``
 returns the recorded outputs with that same backward pass attached, so the loss runs
 no forward pass of the core at all (as the GRU's ``gru_replay`` does). What the record
-does not hold is cheap to rebuild: the norms' affine outputs and the GELU's output from its tanh.
+does not hold is cheap to rebuild: the norms' affine outputs and the GELU's output from
+its tanh.
 
 The memory (the cache at the rollout's start) comes from the rollout's initial
 carry, as in the parallel ``unroll``; it is a constant of the loss there too.
