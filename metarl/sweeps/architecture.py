@@ -157,7 +157,7 @@ def iqm_difference(
 
 
 def core_rows(
-    points, measures, gains, configs, agents, reps: int = BOOTSTRAP_REPS
+    points, measures, gains, configs, agents, reps: int = BOOTSTRAP_REPS, min_gain: float = 0.0
 ) -> list[dict[str, Any]]:
     """Per core: IQM intervals of every measure and curve point, the verdict, minus the GRU.
 
@@ -186,7 +186,7 @@ def core_rows(
             "iqm": iqm,
             "curve_iqm": [interval(curve[:, x]) for x in range(curve.shape[1])],
             "verdict": diversity.verdict_of(
-                iqm["likelihood_difference"], *(iqm[g] for g in gains or ())
+                iqm["likelihood_difference"], *(iqm[g] for g in gains or ()), min_gain=min_gain
             ),
             "minus_reference": None
             if i == ref
@@ -232,7 +232,13 @@ def evaluate(
         for label, config, point in zip(ctx.labels, ctx.configs, result.points, strict=True)
     ]
     rows = core_rows(
-        points, result.measures, result.gains, ctx.configs, ctx.point_agents, bootstrap_reps
+        points,
+        result.measures,
+        result.gains,
+        ctx.configs,
+        ctx.point_agents,
+        bootstrap_reps,
+        min_gain=result.min_gain,
     )
     config = ctx.configs[0]
     summary = {

@@ -78,6 +78,8 @@ class FamilyResult:
     curve_label: str
     curve_ticks: list[str]
     notes: dict[str, Any]
+    min_gain: float = 0.0
+    """What a named belief's gain must exceed (bandits: ``likelihood.MIN_GAIN``)."""
 
 
 def add_axis(rollouts):
@@ -266,6 +268,7 @@ def bandit_measure(found: BanditEpisodes, eval_seed: int):
 def evaluate_bandit(ctx, episodes: int, eval_seed: int) -> FamilyResult:
     """Every core's seeds and the bandit references on held-out tasks and the drift suite."""
     from metarl.evaluation.play import checkpoint_maker
+    from metarl.probes import likelihood
 
     found = bandit_episodes(ctx, episodes, eval_seed)
     measure = bandit_measure(found, eval_seed)
@@ -306,6 +309,7 @@ def evaluate_bandit(ctx, episodes: int, eval_seed: int) -> FamilyResult:
             *GAINS,
         ),
         gains=GAINS,
+        min_gain=likelihood.MIN_GAIN,
         curve_label="mean reward per pull",
         curve_ticks=_part_ticks(expected.shape[0]),
         notes={

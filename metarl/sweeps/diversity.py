@@ -138,20 +138,23 @@ def aggregate(
 
 
 def verdict_of(
-    interval: Interval, learner_gain: Interval | None = None, locator_gain: Interval | None = None
+    interval: Interval,
+    learner_gain: Interval | None = None,
+    locator_gain: Interval | None = None,
+    min_gain: float = 0.0,
 ) -> str:
     """'learner' above 0, 'locator' below, 'undecided' across it; 'not available' without a value
     (no likelihood was measured: no locator pool, or no probe for the family).
 
     With the beliefs' gains over a belief-free model, the named belief must also beat it
-    (its gain's interval above 0): an agent blind to rewards fits both beliefs equally
-    badly, and a difference of rounding size must not name it.
+    (its gain's interval above ``min_gain``): an agent blind to rewards fits both beliefs
+    equally badly, and a difference of rounding size must not name it.
     """
     if not math.isfinite(interval.value):
         return NOT_AVAILABLE
     verdict = seed_verdict(interval, "learner", "locator")
     gain = {"learner": learner_gain, "locator": locator_gain}.get(verdict)
-    if gain is not None and not gain.above(0.0):
+    if gain is not None and not gain.above(min_gain):
         return "undecided"
     return verdict
 

@@ -12,12 +12,12 @@ for it; against uniform choice alone it read 'learner' at all 9 of its grid poin
 and 64 tasks; 5 arms, 50 pulls, 256 held-out episodes (the probe's default), one seed. The fast
 tests play the corners of the softmax agents' grid at the largest pool, and the memoryless
 control. Measured (2026-12-03, with the memoryless floor): 297 agents, 0 wrong verdicts,
-64 undecided. Before the floor: 288 agents (no win-stay lose-shift), 0 wrong, 3 undecided. The
-floor costs decisions on learners whose choices the last step mostly explains: the rate-1
-Q-learner (it remembers one reward per arm: nearly win-stay lose-shift) at every inverse
-temperature above 1 (42), the rate-0.3 one when near-greedy and noiseless (9), the rate-0.05 one
-at inverse temperature 1 with a 64-task pool (3, as before), one noisy greedy locator (pool 4,
-noise 0.1); and the 9 win-stay lose-shift players, for whom 'undecided' is the right answer.
+25 undecided. Before the floor: 288 agents (no win-stay lose-shift), 0 wrong, 3 undecided. The
+undecided: the 9 win-stay lose-shift players (the right answer); the rate-0.05 Q-learner at
+inverse temperature 1 (7; near-uniform choices, learner - locator +0.0003 to +0.0018); the
+rate-1 Q-learner near-greedy and noiseless (9; it remembers one reward per arm, so after a
+win it stays and after a loss it mostly does what the last step predicts: the learner's
+belief adds under ``MIN_GAIN`` to the floor).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from metarl.probes import memoryless_floor
+from metarl.probes import likelihood, memoryless_floor
 
 NUM_ARMS, STEPS, EPISODES = 4, 40, 2000
 
@@ -100,3 +100,50 @@ def test_bad_arguments_name_the_field():
         memoryless_floor.memoryless_log_probs(actions, actions, 1)
     with pytest.raises(ValueError, match="time_bins"):
         memoryless_floor.memoryless_log_probs(actions, actions, 2, time_bins=0)
+
+
+def _two_back_history(rng):
+    """Alternates between two arms: each choice is the arm chosen two steps back."""
+    rewards = (rng.random((STEPS, EPISODES)) < 0.5).astype(np.float64)
+    first = rng.integers(0, NUM_ARMS, EPISODES)
+    second = (first + rng.integers(1, NUM_ARMS, EPISODES)) % NUM_ARMS
+    actions = np.where(np.arange(STEPS)[:, None] % 2 == 0, first, second)
+    return actions, rewards
+
+
+def _halves(rng):
+    order = rng.permutation(EPISODES)
+    return order[: EPISODES // 2], order[EPISODES // 2 :]
+
+
+def test_a_belief_counts_by_what_it_adds_beyond_the_last_step():
+    """A belief that knows the arm of two steps back explains the two-back player's choices
+    (log(k - 1) nats per choice beyond the floor, which cannot tell the other arms apart);
+    a belief of noise adds nothing, held out."""
+    rng = np.random.default_rng(4)
+    actions, rewards = _two_back_history(rng)
+    two_back = np.concatenate([np.zeros((2, EPISODES), np.int64), actions[:-2]], axis=0)
+    knowing = np.eye(NUM_ARMS)[two_back]
+    knowing[:2] = 0.0  # nothing two steps back yet
+    noise = rng.random(knowing.shape)
+    floor, beyond = memoryless_floor.beyond_floor(
+        actions, rewards, NUM_ARMS, {"knowing": knowing, "noise": noise}, _halves(rng)
+    )
+    gain = (beyond["knowing"] - floor)[2:].mean()
+    assert gain > np.log(NUM_ARMS - 1) - 0.05
+    assert abs((beyond["noise"] - floor).mean()) < likelihood.MIN_GAIN
+
+
+def test_sharpening_the_floor_is_not_credited_to_a_belief():
+    """Noiseless win-stay lose-shift, and a 'belief' that only restates the last outcome (the
+    last arm's value 1 after a win, 0 after a loss): the floor's pseudocount leaves 'stay after
+    a win' short of certain, and its fitted sharpness, not the belief, takes it there."""
+    rng = np.random.default_rng(5)
+    actions, rewards = _wsls_history(rng, 1.0, 0.0)
+    previous = np.concatenate([np.zeros((1, EPISODES), np.int64), actions[:-1]], axis=0)
+    won = np.concatenate([np.zeros((1, EPISODES)), rewards[:-1]], axis=0)
+    restating = np.eye(NUM_ARMS)[previous] * won[..., None]
+    floor, beyond = memoryless_floor.beyond_floor(
+        actions, rewards, NUM_ARMS, {"restating": restating}, _halves(rng)
+    )
+    assert (beyond["restating"] - floor).mean() < likelihood.MIN_GAIN

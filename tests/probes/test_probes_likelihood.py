@@ -214,7 +214,7 @@ def test_thompson_sampling_is_a_learner_on_held_out_tasks():
     assert row["learner_gain"] == comparison.gain_intervals["learner"]
     as_json = {k: v.to_json() if isinstance(v, Interval) else v for k, v in row.items()}
     summary = {"results": {"agents": {"checkpoint": as_json}}}
-    assert "over the memoryless floor: learner +" in likelihood.format_lines(summary)[0]
+    assert "beyond the memoryless floor: learner +" in likelihood.format_lines(summary)[0]
 
 
 @pytest.mark.parametrize("mode", ["greedy", "sampling"])
