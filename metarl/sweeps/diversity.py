@@ -99,12 +99,13 @@ def aggregate(
     measures: Sequence[str],
     verdict_measure: str = VERDICT_MEASURE,
     gain_measures: tuple[str, str] | None = None,
+    min_gain: float = 0.0,
 ) -> list[dict[str, Any]]:
     """Per N: IQM over (pool seeds x training seeds), stratified by pool seed; the verdict.
 
     ``gain_measures`` (learner's, locator's): per-seed gains of each belief over a
-    belief-free model; a verdict then also needs the named belief's gain above 0
-    (``verdict_of``).
+    belief-free model; a verdict then also needs the named belief's gain above
+    ``min_gain`` (``verdict_of``).
     """
     order: list[Any] = []
     for p in points:
@@ -130,7 +131,11 @@ def aggregate(
                 "runs": sum(len(p["per_seed"][measures[0]]) for p in mine),
                 "iqm": iqm,
                 "references": references,
-                "verdict": verdict_of(iqm[verdict_measure], *(iqm[g] for g in gain_measures or ())),
+                "verdict": verdict_of(
+                    iqm[verdict_measure],
+                    *(iqm[g] for g in gain_measures or ()),
+                    min_gain=min_gain,
+                ),
                 "stand_in_locator": n == "inf",
             }
         )

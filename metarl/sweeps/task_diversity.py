@@ -18,10 +18,15 @@ training tasks beside Thompson sampling. Per seed:
   seed's held-out choices, Bayes learner - locator
   (``metarl.probes.likelihood.compare_learner_vs_locator``).
 
+* ``learner_belief_gain`` / ``locator_belief_gain``: what each belief adds to the
+  memoryless floor, per choice (``metarl.probes.memoryless_floor``).
+
 Per N, the seeds of every pool seed are the runs: IQM with a stratified
 bootstrap interval over them (``metarl.sweeps.seeds``). The seed-level verdict
 is 'learner' when the likelihood difference's interval lies above 0, 'locator'
-below. Per point, the pooled per-episode intervals stay beside them.
+below, either only where the named belief's gain lies above ``likelihood.MIN_GAIN``
+(since 2026-12-03; a memoryless player read 'learner' before). Per point, the pooled
+per-episode intervals stay beside them.
 """
 
 from __future__ import annotations
@@ -55,8 +60,12 @@ MEASURES = (
     "held_out_improvement",
     "memorisation_advantage",
     "likelihood_difference",
+    "learner_belief_gain",
+    "locator_belief_gain",
 )
-FORMAT_VERSION = 1
+GAINS = ("learner_belief_gain", "locator_belief_gain")
+FORMAT_VERSION = 2
+"""2: the belief gains over the memoryless floor, which the verdict needs."""
 
 
 @functools.cache
@@ -187,7 +196,9 @@ def evaluate(ctx, episodes: int = EPISODES, eval_seed: int = EVAL_SEED) -> dict[
                 metrics,
             )
         )
-    by_n = aggregate(points, MEASURES)
+    from metarl.probes.likelihood import MIN_GAIN
+
+    by_n = aggregate(points, MEASURES, gain_measures=GAINS, min_gain=MIN_GAIN)
     return {
         "format_version": FORMAT_VERSION,
         "sweep": ctx.sweep.name,
@@ -240,16 +251,16 @@ def _point_summary(
         "held_out_return": held_return,
         "held_out_improvement": improvement,
         "memorisation_advantage": memorisation,
-        "likelihood_difference": np.full(len(rewards), np.nan),
+        **{name: np.full(len(rewards), np.nan) for name in ("likelihood_difference", *GAINS)},
     }
     pooled_likelihood = None
     if means is not None:
-        per_seed["likelihood_difference"] = np.array(
-            [
-                _likelihood(a, r, means, scale, seed).difference
-                for a, r in zip(actions, rewards, strict=True)
-            ]
-        )
+        seeds = [
+            _likelihood(a, r, means, scale, seed) for a, r in zip(actions, rewards, strict=True)
+        ]
+        per_seed["likelihood_difference"] = np.array([c.difference for c in seeds])
+        per_seed["learner_belief_gain"] = np.array([c.learner_gain for c in seeds])
+        per_seed["locator_belief_gain"] = np.array([c.locator_gain for c in seeds])
         pooled = _likelihood(
             np.concatenate(list(actions), 1), np.concatenate(list(rewards), 1), means, scale, seed
         )

@@ -146,6 +146,11 @@ def test_a_verdict_names_a_belief_only_where_it_beats_distance_alone():
     assert diversity.verdict_of(below, above, across) == "undecided"
     assert diversity.verdict_of(across, above, above) == "undecided"
     assert diversity.verdict_of(Interval(float("nan"))) == diversity.NOT_AVAILABLE
+    # The bandit sweeps' minimum effect: a gain above 0 but not above it names nothing.
+    small = Interval(0.0005, 0.0002, 0.0008)
+    assert diversity.verdict_of(above, small, below) == "learner"
+    assert diversity.verdict_of(above, small, below, min_gain=0.001) == "undecided"
+    assert diversity.verdict_of(above, above, below, min_gain=0.001) == "learner"
 
 
 # --------------------------------------------------------------------------- end to end
