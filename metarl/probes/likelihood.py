@@ -303,17 +303,24 @@ def format_lines(summary: dict) -> list[str]:
 def draw(fig, summary: dict, arrays: dict) -> None:
     agents = summary["results"]["agents"]
     order = list(agents)
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25], "wspace": 0.28})
     figures.interval_rows(
         left,
         order,
         [agents[n]["difference"] for n in order],
         order,
-        "log-likelihood per choice, learner - locator (nats)\n(held out, cross-validated; 95% CI)",
+        "log-likelihood per choice, learner - locator (nats)\n(held out, cross-validated; 95% CI;"
+        " right: the verdict and what\neach belief adds to the memoryless floor, nats per choice)",
     )
     for row, name in zip(np.arange(len(order))[::-1], order, strict=True):
+        gains = agents[name].get("learner_gain"), agents[name].get("locator_gain")
+        beyond = (
+            ""
+            if gains[0] is None
+            else f"\nadds to floor:\nlearner {gains[0]['value']:+.3f}\nlocator {gains[1]['value']:+.3f}"
+        )
         left.annotate(
-            agents[name]["verdict"],
+            agents[name]["verdict"] + beyond,
             (1.0, row),
             xycoords=("axes fraction", "data"),
             xytext=(4, 0),
