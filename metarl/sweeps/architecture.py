@@ -330,6 +330,20 @@ def _scalar_panel(ax, summary, measure: str) -> None:
             ax.axhline(value, color=color, ls="--", lw=1, label=label)
     if measure in ("likelihood_difference", "held_out_improvement", "recovery_regained"):
         ax.axhline(0.0, color="0.3", lw=0.6)
+    if measure == "likelihood_difference":  # the verdict also rests on the belief gains
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.12 * (high - low))  # room for the verdicts above the lines
+        for x, row in enumerate(rows):
+            ax.annotate(
+                row["verdict"],
+                (x, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, -3),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=8,
+            )
     ax.set_xticks(range(len(rows)), [f"{r['core']}\n{r['params'] / 1e3:.1f}k" for r in rows])
     ax.set_xlim(-0.6, len(rows) - 0.4)
 
@@ -386,6 +400,8 @@ def plot(summary: dict[str, Any], out_dir: Path) -> list[Path]:
                     "stand-in pool of prior draws" if notes["stand_in_locator"] else "training pool"
                 ),
                 "dots: seeds; bars/bands: IQM, 95% bootstrap over seeds",
+                "verdicts: named only where that belief also adds to "
+                + FLOORS.get(summary["family"], "its floor").split(" (")[0],
             ]
         ),
         transform=legend_ax.transAxes,
@@ -418,7 +434,13 @@ TABLE_COLUMNS = (
     ("recovery_regained", "recovery (share regained)", ".2f"),
     ("drift_return", "return under drift", ".2f"),
     ("likelihood_difference", "learner - locator (nats/choice)", "+.3f"),
+    ("learner_belief_gain", "learner adds to floor (nats/choice)", "+.4f"),
+    ("locator_belief_gain", "locator adds to floor (nats/choice)", "+.4f"),
 )
+FLOORS = {
+    "bandit": "the memoryless floor (next choice from previous action, win, tenth of the episode)",
+    "rule_grid": "distance alone",
+}
 
 
 def table_markdown(summary: dict[str, Any]) -> str:
@@ -430,7 +452,7 @@ def table_markdown(summary: dict[str, Any]) -> str:
     for row in summary["by_core"]:
         defined = row.get("defined_runs", {})
         cells = [
-            _cell(row["iqm"][m], spec)
+            _cell(row["iqm"].get(m), spec)
             # Seeds where a measure is undefined (no pre-change margin) are left out: say so.
             + (
                 f" ({defined[m]}/{row['runs']} seeds)"
@@ -446,7 +468,7 @@ def table_markdown(summary: dict[str, Any]) -> str:
         )
         if row["minus_reference"]:
             cells = [
-                _cell(row["minus_reference"][m], "+" + spec.lstrip("+"))
+                _cell(row["minus_reference"].get(m), "+" + spec.lstrip("+"))
                 for m, _, spec in TABLE_COLUMNS
             ]
             diffs.append(
@@ -469,5 +491,8 @@ def table_markdown(summary: dict[str, Any]) -> str:
         + "\n".join(refs)
         + f"\n\n{summary.get('env_steps_per_run', 0):,} env steps per run, "
         f"{summary['episodes']} held-out episodes per seed; IQM over seeds with 95% bootstrap "
-        "intervals; differences unpaired over seeds (two-sample bootstrap of the IQMs).\n"
+        "intervals; differences unpaired over seeds (two-sample bootstrap of the IQMs). "
+        "The verdict names a belief only where the learner - locator interval excludes 0 and "
+        f"that belief adds to {FLOORS.get(summary['family'], 'its floor')} (its interval "
+        "above 0; bandits since 2026-12-03: above 0.001).\n"
     )

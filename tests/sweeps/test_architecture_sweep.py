@@ -195,13 +195,19 @@ def _summary(family="bandit") -> dict:
 
 
 def test_the_figure_and_table_are_written_from_a_summary(tmp_path):
-    written = arch.plot(_summary(), tmp_path)
+    summary = _summary()
+    summary["by_core"][0]["iqm"]["learner_belief_gain"] = Interval(0.05, 0.04, 0.06)
+    written = arch.plot(summary, tmp_path)
     for name in ("architecture.png", "architecture.pdf", "architecture.md"):
         assert (tmp_path / name).stat().st_size > 0 and tmp_path / name in written
     table = (tmp_path / "architecture.md").read_text().splitlines()
     assert table[0].startswith("| core | params | width | runs | held-out return")
     assert table[2].startswith("| gru | 1,000 | 8 | 2 | 1.00 [0.50, 1.50]")
     assert any(line.startswith("| transformer - gru | +2.00 [+1.00, +3.00]") for line in table)
+    # the belief gains the verdict rests on: given for the GRU, absent (older summaries) elsewhere
+    assert "| +0.0500 [+0.0400, +0.0600] | n/a | undecided |" in table[2]
+    assert "| n/a | n/a | undecided |" in table[3]
+    assert "adds to the memoryless floor" in table[-1]
 
 
 # --------------------------------------------------------------------------- end to end
