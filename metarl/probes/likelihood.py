@@ -135,6 +135,22 @@ def verdict_from_interval(
     return verdict if gain is None or gain.above(MIN_GAIN) else "undecided"
 
 
+def _belief_log_probs(values, actions, halves, beta: float) -> np.ndarray:
+    """[T, B] log-probability of each choice under softmax(beta * values): held out when
+    ``halves`` are given (the temperature fitted on the other half), else at ``beta``."""
+    if halves is None:
+        return np.asarray(_log_probs(values, actions, jnp.float32(beta)), np.float64)
+    out = np.zeros(actions.shape)
+    for fit_half, score_half in (halves, halves[::-1]):
+        weights = np.zeros(actions.shape[1])
+        weights[fit_half] = 1.0
+        fitted, _ = model_fit.fit_inverse_temperature(values, actions, weights)
+        out[:, score_half] = np.asarray(_log_probs(values, actions, jnp.float32(fitted)))[
+            :, score_half
+        ]
+    return out
+
+
 def compare_learner_vs_locator(
     actions,
     rewards,
@@ -172,35 +188,17 @@ def compare_learner_vs_locator(
     learner_beta, _ = model_fit.fit_inverse_temperature(learner_values, actions)
     locator_beta, _ = model_fit.fit_inverse_temperature(locator_values, actions)
 
+    halves = None
     if cross_validate:
         order = np.random.default_rng(seed).permutation(num_episodes)
         halves = (order[: num_episodes // 2], order[num_episodes // 2 :])
-        floor_log_probs, beyond = memoryless_floor.beyond_floor(
-            actions, rewards, num_arms, beliefs, halves, episode_start
-        )
-        learner_log_probs = np.zeros((num_steps, num_episodes))
-        locator_log_probs = np.zeros((num_steps, num_episodes))
-        for fit_half, score_half in (halves, halves[::-1]):
-            weights = np.zeros(num_episodes)
-            weights[fit_half] = 1.0
-            for values, out in (
-                (learner_values, learner_log_probs),
-                (locator_values, locator_log_probs),
-            ):
-                beta, _ = model_fit.fit_inverse_temperature(values, actions, weights)
-                out[:, score_half] = np.asarray(_log_probs(values, actions, jnp.float32(beta)))[
-                    :, score_half
-                ]
-    else:
-        floor_log_probs, beyond = memoryless_floor.beyond_floor(
-            actions, rewards, num_arms, beliefs, None, episode_start
-        )
-        learner_log_probs = np.asarray(
-            _log_probs(learner_values, actions, jnp.float32(learner_beta)), np.float64
-        )
-        locator_log_probs = np.asarray(
-            _log_probs(locator_values, actions, jnp.float32(locator_beta)), np.float64
-        )
+    floor_log_probs, beyond = memoryless_floor.beyond_floor(
+        actions, rewards, num_arms, beliefs, halves, episode_start
+    )
+    learner_log_probs, locator_log_probs = (
+        _belief_log_probs(values, actions, halves, beta)
+        for values, beta in ((learner_values, learner_beta), (locator_values, locator_beta))
+    )
 
     per_step = learner_log_probs - locator_log_probs  # [T, B]
     difference, half_width = mean_interval(per_step.mean(axis=0))

@@ -28,15 +28,13 @@ the floor, as first built, took that second case for 'neither' (a locator traine
 8 tasks: locator belief 0.73 nats per choice below the floor alone).
 
 The cells are counted with numpy's ``bincount`` (exact and instant); the two weights
-are fitted by L-BFGS-B on the compiled log-likelihood and its gradient.
+are fitted by Newton's method on the exact gradient and Hessian, in numpy: a compiled
+fit cost a compile per array shape, which the test suite paid dozens of times.
 """
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import scipy.optimize
 
 TIME_BINS = 10
 """Equal parts of the episode the floor tells apart (the agent sees the elapsed fraction)."""
@@ -46,6 +44,8 @@ WIN_THRESHOLD = 0.5
 """A previous reward above it is a win (Bernoulli rewards in 0/1, as the beliefs count them)."""
 SHARPNESS_BOUNDS = (0.0, 20.0)
 """The floor's fitted exponent on its own frequencies (1: as counted; 0: uniform)."""
+NEWTON_STEPS = 50
+"""At most this many Newton steps (a concave fit from (1, 0) takes about ten)."""
 BETA_BOUNDS = (0.0, 1e3)
 """The belief's weight, as the beliefs' own inverse temperatures
 (``model_fit.INVERSE_TEMPERATURE_BOUNDS``); 0 is the floor alone."""
@@ -126,20 +126,31 @@ def cross_validated_log_probs(
     return beyond_floor(actions, rewards, num_arms, {}, halves, episode_start)[0]
 
 
-@jax.jit
-def _chosen_log_probs(offsets, values, actions, weight):
+def _chosen_log_probs(offsets, values, actions, weight) -> np.ndarray:
     """[T, B] log softmax(sharpness * offsets + beta * values)[action]; weight = (sharpness, beta)."""
     logits = weight[0] * offsets + weight[1] * values
-    chosen = jnp.take_along_axis(logits, actions[..., None], axis=-1)[..., 0]
-    return chosen - jax.nn.logsumexp(logits, axis=-1)
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    chosen = np.take_along_axis(logits, actions[..., None], axis=-1)[..., 0]
+    return chosen - np.log(np.exp(logits).sum(axis=-1))
 
 
-@jax.jit
-def _negative_log_lik(weight, offsets, values, actions, episode_weights):
-    return -(_chosen_log_probs(offsets, values, actions, weight).sum(0) * episode_weights).sum()
-
-
-_negative_and_grad = jax.jit(jax.value_and_grad(_negative_log_lik))
+def _log_lik_derivatives(weight, offsets, values, actions, episode_weights):
+    """(log-likelihood, gradient [2], Hessian [2, 2]) in (sharpness, beta), episodes weighted."""
+    logits = weight[0] * offsets + weight[1] * values
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    probs = np.exp(logits)
+    total = probs.sum(axis=-1, keepdims=True)
+    probs = probs / total
+    features = np.stack([offsets, values], axis=-1)  # [T, B, k, 2]
+    mean = (probs[..., None] * features).sum(axis=2)  # [T, B, 2]
+    chosen = np.take_along_axis(features, actions[..., None, None], axis=2)[:, :, 0]
+    log_lik = np.take_along_axis(logits, actions[..., None], -1)[..., 0] - np.log(total[..., 0])
+    w = np.broadcast_to(episode_weights[None, :], log_lik.shape)
+    gradient = ((chosen - mean) * w[..., None]).reshape(-1, 2).sum(axis=0)
+    centred = features - mean[:, :, None, :]
+    weighted = centred * (probs * w[..., None])[..., None]
+    hessian = -(weighted.reshape(-1, 2).T @ centred.reshape(-1, 2))  # a matmul: BLAS
+    return float((log_lik * w).sum()), gradient, hessian
 
 
 def fit_weights(offsets, values, actions, episode_weights, with_belief: bool) -> np.ndarray:
@@ -149,24 +160,37 @@ def fit_weights(offsets, values, actions, episode_weights, with_belief: bool) ->
     The sharpness lets the floor's smoothed frequencies become as deterministic as the
     choices are: without it a belief earned a gain on noiseless win-stay lose-shift just
     by pushing the floor's pseudocount-smoothed 'stay after a win' towards 1. The
-    log-likelihood is concave in both weights, so L-BFGS-B within the bounds finds the
-    maximum (from the floor as counted and no belief).
+    log-likelihood is concave in both weights, so projected Newton steps with step
+    halving reach its maximum within the bounds; numpy, so nothing compiles per shape.
     """
-    offsets, values = jnp.asarray(offsets, jnp.float32), jnp.asarray(values, jnp.float32)
-    actions = jnp.asarray(actions, jnp.int32)
-    episode_weights = jnp.asarray(episode_weights, jnp.float32)
-
-    def objective(weight):
-        value, grad = _negative_and_grad(
-            jnp.asarray(weight, jnp.float32), offsets, values, actions, episode_weights
-        )
-        return float(value), np.asarray(grad, np.float64)
-
-    bounds = [SHARPNESS_BOUNDS, BETA_BOUNDS if with_belief else (0.0, 0.0)]
-    result = scipy.optimize.minimize(
-        objective, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", bounds=bounds
+    offsets, values = np.asarray(offsets, np.float64), np.asarray(values, np.float64)
+    actions, episode_weights = np.asarray(actions, np.int64), np.asarray(episode_weights, float)
+    free = [0, 1] if with_belief else [0]
+    low = np.array([SHARPNESS_BOUNDS[0], BETA_BOUNDS[0]])
+    high = np.array([SHARPNESS_BOUNDS[1], BETA_BOUNDS[1] if with_belief else 0.0])
+    weight = np.array([1.0, 0.0])
+    log_lik, gradient, hessian = _log_lik_derivatives(
+        weight, offsets, values, actions, episode_weights
     )
-    return np.asarray(result.x, np.float64)
+    for _ in range(NEWTON_STEPS):
+        step = np.zeros(2)
+        sub = hessian[np.ix_(free, free)] - 1e-9 * np.eye(len(free))
+        step[free] = -np.linalg.solve(sub, gradient[free])
+        for _ in range(30):  # halve until the log-likelihood does not fall
+            trial = np.clip(weight + step, low, high)
+            trial_log_lik, trial_gradient, trial_hessian = _log_lik_derivatives(
+                trial, offsets, values, actions, episode_weights
+            )
+            if trial_log_lik >= log_lik - 1e-9 * abs(log_lik):
+                break
+            step = step / 2.0
+        else:
+            break
+        moved = np.abs(trial - weight).max()
+        weight, log_lik, gradient, hessian = trial, trial_log_lik, trial_gradient, trial_hessian
+        if moved < 1e-6 * max(1.0, np.abs(weight).max()):
+            break
+    return weight
 
 
 def _held_out(offsets, values, actions, fit_weights_, score_half) -> np.ndarray:
@@ -176,12 +200,12 @@ def _held_out(offsets, values, actions, fit_weights_, score_half) -> np.ndarray:
     values = np.zeros(offsets.shape, np.float32) if values is None else values
     weight = fit_weights(offsets, values, actions, fit_weights_, with_belief)
     log_probs = _chosen_log_probs(
-        jnp.asarray(offsets, jnp.float32),
-        jnp.asarray(values, jnp.float32),
-        jnp.asarray(actions, jnp.int32),
-        jnp.asarray(weight, jnp.float32),
+        np.asarray(offsets, np.float64),
+        np.asarray(values, np.float64),
+        np.asarray(actions, np.int64),
+        weight,
     )
-    return np.asarray(log_probs, np.float64)[:, score_half]
+    return log_probs[:, score_half]
 
 
 def beyond_floor(
